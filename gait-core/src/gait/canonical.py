@@ -1,0 +1,73 @@
+"""RFC 8785 canonical JSON and the SHA-256 digests every Gait contract is built on.
+
+`canonical_json` is byte-identical to the `rfc8785` package. For the common domain of Gait
+records (string keys without astral characters, integers within +-(2**53 - 1), integral floats,
+strings, bools, null) it serialises through the standard library, which is several times faster;
+anything outside that domain goes to `rfc8785`. The property tests prove the two agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+
+_MAX_SAFE_INT = 2**53 - 1
+_fast_encoder = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
+class _OutsideFastDomain(Exception):
+    """The value needs the full RFC 8785 serializer."""
+
+
+def _to_fast_domain(value: Any) -> Any:
+    """Return `value` with integral floats as ints, or raise when the fast path would differ."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            return value
+        raise _OutsideFastDomain
+    if isinstance(value, float):
+        if value.is_integer() and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            return int(value)
+        raise _OutsideFastDomain
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            # UTF-16 and code-point order differ only for characters above U+FFFF.
+            if not isinstance(key, str) or (not key.isascii() and max(key) > "\uffff"):
+                raise _OutsideFastDomain
+            out[key] = _to_fast_domain(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_to_fast_domain(item) for item in value]
+    raise _OutsideFastDomain
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 (JCS) bytes of a JSON-compatible value."""
+    try:
+        return _fast_encoder.encode(_to_fast_domain(value)).encode("utf-8")
+    except (_OutsideFastDomain, UnicodeEncodeError, ValueError):
+        return rfc8785.dumps(value)
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lowercase hex SHA-256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(value: Any) -> str:
+    """Lowercase hex SHA-256 of the canonical JSON of `value`."""
+    return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def short_id(text: str) -> str:
+    """The first 12 bytes (24 hex characters) of sha256(text): trace, event and token ids."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
