@@ -1,0 +1,3 @@
+"""The `gait` command."""
+
+__version__ = "0.1.0"

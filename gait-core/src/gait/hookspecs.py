@@ -1,0 +1,90 @@
+"""The plugin hooks of Gait. Built-in behaviour registers through these same hooks.
+
+Plugins implement them with `@gait.hookimpl` and advertise themselves in the `gait` entry-point
+group. A plugin module must import its heavy SDKs inside functions, never at import time: hook
+integrations run `gait` once per tool call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+PROJECT = "gait"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+VERDICTS = ("allow", "dry_run", "require_approval", "block")
+
+
+@attrs.frozen(kw_only=True)
+class EvaluatorVerdict:
+    """What a `gait_evaluate` plugin says about one intent."""
+
+    verdict: str = attrs.field(validator=attrs.validators.in_(VERDICTS))
+    reason_codes: tuple[str, ...] = ()
+    violations: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class SignerBackend:
+    """A named signer. `factory(options)` builds it on selection, so heavy imports wait until then."""
+
+    name: str
+    factory: Callable[[Mapping[str, str]], Any]
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Bridge:
+    """A named translation: an `adapter` (payload -> intent) or a `sink` (artifact -> system)."""
+
+    name: str
+    kind: str = attrs.field(validator=attrs.validators.in_(("adapter", "sink")))
+    factory: Callable[[], Any]
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ExportEvent:
+    """A decision or run event handed to exporters: digests and verdicts, never raw arguments."""
+
+    kind: str
+    record: Mapping[str, Any]
+
+
+class GaitSpecs:
+    @hookspec
+    def gait_evaluate(self, intent: Any, policy_digest: str) -> EvaluatorVerdict | None:
+        """Judge a normalized intent beside the policy.
+
+        Every implementation is called. The most restrictive verdict of the policy and all
+        evaluators wins; an evaluator that raises counts as `block`. Hook wrappers are refused on
+        this hook, since a wrapper could turn another plugin's `block` into `allow`.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def gait_sign(self) -> Iterable[SignerBackend]:
+        """Offer signer backends by name, selected with `--signer NAME`."""
+        raise NotImplementedError
+
+    @hookspec
+    def gait_export(self, event: ExportEvent) -> None:
+        """Receive every decision and run event. Cannot change a verdict or an artifact; a failure
+        is reported and never raised into the decision."""
+        raise NotImplementedError
+
+    @hookspec
+    def gait_bridge(self) -> Iterable[Bridge]:
+        """Offer adapters (a framework's tool-call payload to an intent) and sinks (a trace or a
+        regress result out to another system)."""
+        raise NotImplementedError
+
+    @hookspec
+    def gait_commands(self, cli: Any) -> None:
+        """Add click commands under `gait`: `cli` is the root click group."""
+        raise NotImplementedError

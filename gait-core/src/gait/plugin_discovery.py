@@ -1,0 +1,94 @@
+"""Find the `gait` entry points of installed distributions without importing importlib.metadata.
+
+`gait --help` and `gait version` must start in a few milliseconds, and importlib.metadata alone
+costs more than that. Installed distributions keep their entry points in
+`<name>-<version>.dist-info/entry_points.txt` on sys.path; reading those files is all we need.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+
+GROUP = "gait"
+
+
+class EntryPoint:
+    __slots__ = ("dist", "name", "value", "version")
+
+    def __init__(self, name: str, value: str, dist: str, version: str) -> None:
+        self.name = name
+        self.value = value
+        self.dist = dist
+        self.version = version
+
+    def load(self) -> object:
+        import importlib
+
+        module_name, _, attr_path = self.value.partition(":")
+        target: object = importlib.import_module(module_name.strip())
+        for part in attr_path.split("[")[0].strip().split(".") if attr_path else ():
+            target = getattr(target, part)
+        return target
+
+
+def _normalize(name: str) -> str:
+    return name.replace("-", "_").replace(".", "_").lower()
+
+
+def _parse_group(text: str) -> list[tuple[str, str]]:
+    entries: list[tuple[str, str]] = []
+    in_group = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            in_group = line == f"[{GROUP}]"
+            continue
+        if in_group and "=" in line:
+            name, value = line.split("=", 1)
+            entries.append((name.strip(), value.strip()))
+    return entries
+
+
+def _dist_infos(paths: Iterable[str]) -> Iterable[tuple[str, str, str]]:
+    for entry in paths:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in sorted(names):
+            if name.endswith(".dist-info"):
+                dist, _, version = name[: -len(".dist-info")].partition("-")
+                yield os.path.join(entry or ".", name), dist, version
+
+
+def gait_entry_points(paths: Iterable[str] | None = None) -> list[EntryPoint]:
+    """Entry points of group `gait`, first distribution of a name on sys.path wins, sorted."""
+    seen: set[str] = set()
+    found: list[EntryPoint] = []
+    for folder, dist, version in _dist_infos(sys.path if paths is None else paths):
+        key = _normalize(dist)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        display = dist.replace("_", "-")
+        found.extend(EntryPoint(n, v, display, version) for n, v in _parse_group(text))
+    found.sort(key=lambda ep: (ep.dist, ep.name))
+    return found
+
+
+def selected(entry_points: list[EntryPoint], allow: str | None) -> list[EntryPoint]:
+    """Apply `GAIT_PLUGINS`: unset loads all, empty loads none, `a,b` loads those (by entry-point
+    or distribution name)."""
+    if allow is None:
+        return entry_points
+    wanted = {_normalize(part) for part in allow.split(",") if part.strip()}
+    return [ep for ep in entry_points if _normalize(ep.name) in wanted or _normalize(ep.dist) in wanted]

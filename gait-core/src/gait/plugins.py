@@ -1,0 +1,210 @@
+"""The plugin host: load each plugin on its own, refuse unsafe ones, call hooks fail-closed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import pluggy
+
+from gait import __version__
+from gait.builtin_plugins import BUILTINS
+from gait.hookspecs import PROJECT, Bridge, EvaluatorVerdict, ExportEvent, GaitSpecs, SignerBackend
+from gait.plugin_discovery import EntryPoint, gait_entry_points, selected
+
+ENV_ALLOWLIST = "GAIT_PLUGINS"
+
+
+@attrs.frozen(kw_only=True)
+class PluginRecord:
+    """One plugin as `gait plugins list` shows it."""
+
+    name: str
+    dist: str
+    version: str
+    status: str  # builtin | loaded | failed
+    hooks: tuple[str, ...] = ()
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "dist": self.dist,
+            "version": self.version,
+            "status": self.status,
+            "hooks": list(self.hooks),
+        }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class ExportFailure:
+    plugin: str
+    error: str
+
+
+class PluginRefused(Exception):
+    """A plugin that loaded but may not run."""
+
+
+class PluginHost:
+    """A pluggy manager with the built-ins and the selected installed plugins."""
+
+    def __init__(self) -> None:
+        self.manager = pluggy.PluginManager(PROJECT)
+        self.manager.add_hookspecs(GaitSpecs)
+        self.records: list[PluginRecord] = []
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def register_builtins(self) -> None:
+        for name, plugin in BUILTINS:
+            self.manager.register(plugin, name=name)
+            self.records.append(
+                PluginRecord(
+                    name=name,
+                    dist="gait-core",
+                    version=__version__,
+                    status="builtin",
+                    hooks=self._hooks_of(plugin),
+                )
+            )
+
+    def load_entry_point(self, ep: EntryPoint) -> PluginRecord:
+        """Import and register one plugin; any failure is recorded, never raised."""
+        registered_name = f"{ep.dist}:{ep.name}"
+        plugin: object | None = None
+        try:
+            plugin = ep.load()
+            self.manager.register(plugin, name=registered_name)
+            self._check(plugin)
+            record = PluginRecord(
+                name=ep.name,
+                dist=ep.dist,
+                version=ep.version,
+                status="loaded",
+                hooks=self._hooks_of(plugin),
+            )
+        except Exception as exc:  # a broken plugin must never take the CLI down
+            if plugin is not None and self.manager.is_registered(plugin):
+                self.manager.unregister(plugin)
+            record = PluginRecord(
+                name=ep.name,
+                dist=ep.dist,
+                version=ep.version,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        self.records.append(record)
+        return record
+
+    def _check(self, plugin: object) -> None:
+        for caller in self.manager.get_hookcallers(plugin) or []:
+            if caller.spec is None:
+                raise PluginRefused(f"implements unknown hook {caller.name}")
+        for impl in self.manager.hook.gait_evaluate.get_hookimpls():
+            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                raise PluginRefused(
+                    "a hook wrapper on gait_evaluate is not allowed: a wrapper could turn "
+                    "another evaluator's block into allow"
+                )
+
+    def _hooks_of(self, plugin: object) -> tuple[str, ...]:
+        return tuple(sorted(c.name for c in self.manager.get_hookcallers(plugin) or []))
+
+    # -- calling ---------------------------------------------------------------------------
+
+    def evaluate(self, intent: Any, policy_digest: str) -> list[tuple[str, EvaluatorVerdict]]:
+        """Ask every evaluator; one that raises or answers nonsense counts as `block`."""
+        results: list[tuple[str, EvaluatorVerdict]] = []
+        for impl in self.manager.hook.gait_evaluate.get_hookimpls():
+            try:
+                answer = _call(impl, intent=intent, policy_digest=policy_digest)
+                if answer is None:
+                    continue
+                if not isinstance(answer, EvaluatorVerdict):
+                    raise TypeError(f"returned {type(answer).__name__}, not EvaluatorVerdict")
+            except Exception:
+                answer = EvaluatorVerdict(
+                    verdict="block",
+                    reason_codes=("plugin_evaluator_error",),
+                    violations=("plugin_evaluator_error",),
+                )
+            results.append((impl.plugin_name, answer))
+        return results
+
+    def export(self, event: ExportEvent) -> list[ExportFailure]:
+        """Hand an event to every exporter; failures are returned, never raised."""
+        failures: list[ExportFailure] = []
+        for impl in self.manager.hook.gait_export.get_hookimpls():
+            try:
+                _call(impl, event=event)
+            except Exception as exc:
+                failures.append(ExportFailure(plugin=impl.plugin_name, error=str(exc)))
+        return failures
+
+    def signers(self) -> dict[str, SignerBackend]:
+        return {backend.name: backend for backend in _flatten(self.manager.hook.gait_sign())}
+
+    def bridges(self) -> dict[str, Bridge]:
+        return {bridge.name: bridge for bridge in _flatten(self.manager.hook.gait_bridge())}
+
+    def add_commands(self, cli: Any) -> list[PluginRecord]:
+        """Let plugins add click commands; a plugin that fails here is marked failed."""
+        failed: list[PluginRecord] = []
+        for impl in self.manager.hook.gait_commands.get_hookimpls():
+            try:
+                _call(impl, cli=cli)
+            except Exception as exc:
+                failed.append(self._mark_failed(impl.plugin_name, exc))
+        return failed
+
+    def _mark_failed(self, registered_name: str, exc: Exception) -> PluginRecord:
+        plugin = self.manager.get_plugin(registered_name)
+        if plugin is not None:
+            self.manager.unregister(plugin)
+        for index, record in enumerate(self.records):
+            if registered_name in (record.name, f"{record.dist}:{record.name}"):
+                record = attrs.evolve(record, status="failed", error=f"{type(exc).__name__}: {exc}")
+                self.records[index] = record
+                return record
+        raise LookupError(registered_name)
+
+    def participants(self) -> list[dict[str, str]]:
+        """Name and version of every loaded third-party plugin, for traces."""
+        return [
+            {"name": r.dist, "version": r.version} for r in self.records if r.status == "loaded"
+        ]
+
+
+def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one implementation with the arguments it declares (pluggy allows a subset)."""
+    return impl.function(*(kwargs[name] for name in impl.argnames))
+
+
+def _flatten(results: Iterable[Any]) -> Iterable[Any]:
+    for result in results:
+        if isinstance(result, list | tuple):
+            yield from result
+        elif result is not None:
+            yield result
+
+
+def load_plugins(*, enabled: bool = True, allow: str | None = None) -> PluginHost:
+    """Build a host: built-ins always, then installed plugins unless disabled.
+
+    `allow` defaults to the `GAIT_PLUGINS` environment variable (unset: all, empty: none).
+    """
+    host = PluginHost()
+    host.register_builtins()
+    if not enabled:
+        return host
+    if allow is None:
+        allow = os.environ.get(ENV_ALLOWLIST)
+    for ep in selected(gait_entry_points(), allow):
+        host.load_entry_point(ep)
+    return host
