@@ -1,0 +1,28 @@
+"""The example plugin inside a real gait plugin host."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+import gait_plugin_example.plugin as plugin
+from gait.plugins import PluginHost
+
+
+def host() -> PluginHost:
+    result = PluginHost()
+    result.manager.register(plugin, name="example")
+    return result
+
+
+def test_denied_prefix_blocks() -> None:
+    answers = host().evaluate(SimpleNamespace(tool_name="shell.exec"), "0" * 64)
+    assert [(name, a.verdict, a.reason_codes) for name, a in answers] == [
+        ("example", "block", ("example_denied_prefix",))
+    ]
+
+
+def test_other_tools_get_no_opinion(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(plugin.DENIED_PREFIXES_ENV, "net.")
+    assert host().evaluate(SimpleNamespace(tool_name="shell.exec"), "0" * 64) == []

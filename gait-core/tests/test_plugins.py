@@ -1,0 +1,118 @@
+"""Plugin loading: each plugin on its own, unsafe plugins refused, hooks called fail-closed."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from gait.hookspecs import EvaluatorVerdict, ExportEvent
+from gait.plugins import load_plugins
+
+
+def _fixtures() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "tests" / "plugin_fixtures.py"
+    spec = importlib.util.spec_from_file_location("plugin_fixtures", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+fx = _fixtures()
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("GAIT_PLUGINS", raising=False)
+    suffix = request.node.name.replace("[", "_").replace("]", "").replace("-", "_")
+    tmp_path.joinpath("suffix").write_text(suffix)
+    yield tmp_path
+    for name in [m for m in sys.modules if m.endswith(suffix)]:
+        del sys.modules[name]
+
+
+def add(site: Path, dist: str, source: str) -> str:
+    module = f"{dist.replace('-', '_')}_{site.joinpath('suffix').read_text()}"
+    fx.make_plugin(site, dist, module, source)
+    return dist.removeprefix("gait-plugin-")
+
+
+def statuses(host: object) -> dict[str, tuple[str, str]]:
+    return {r.name: (r.status, r.error) for r in host.records}  # type: ignore[attr-defined]
+
+
+def test_builtins_load_even_with_no_plugins() -> None:
+    host = load_plugins(enabled=False)
+    assert statuses(host) == {"gait.ed25519": ("builtin", "")}
+    assert "ed25519" in host.signers()
+
+
+def test_each_plugin_loads_in_isolation(site: Path) -> None:
+    add(site, "gait-plugin-good", fx.GOOD)
+    add(site, "gait-plugin-broken", fx.BROKEN_IMPORT)
+    host = load_plugins()
+    found = statuses(host)
+    assert found["good"] == ("loaded", "")
+    assert found["broken"][0] == "failed"
+    assert "this plugin is broken" in found["broken"][1]
+    assert host.participants() == [{"name": "gait-plugin-good", "version": "1.2.3"}]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("WRAPPER", "hook wrapper on gait_evaluate is not allowed"),
+        ("UNKNOWN_HOOK", "unknown hook gait_evaluat"),
+        ("WRONG_SIGNATURE", "extra_argument"),
+    ],
+)
+def test_unsafe_or_wrong_plugins_are_refused_at_load(site: Path, source: str, message: str) -> None:
+    add(site, "gait-plugin-bad", getattr(fx, source))
+    host = load_plugins()
+    status, error = statuses(host)["bad"]
+    assert status == "failed"
+    assert message in error
+    assert host.manager.hook.gait_evaluate.get_hookimpls() == []
+
+
+def test_allowlist(site: Path) -> None:
+    add(site, "gait-plugin-good", fx.GOOD)
+    add(site, "gait-plugin-other", fx.GOOD.replace("tool.forbidden", "tool.other"))
+    assert set(statuses(load_plugins(allow=""))) == {"gait.ed25519"}
+    assert set(statuses(load_plugins(allow="other"))) == {"gait.ed25519", "other"}
+    assert set(statuses(load_plugins(allow="gait-plugin-good"))) == {"gait.ed25519", "good"}
+
+
+def test_env_allowlist_empty_loads_none(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add(site, "gait-plugin-good", fx.GOOD)
+    monkeypatch.setenv("GAIT_PLUGINS", "")
+    assert set(statuses(load_plugins())) == {"gait.ed25519"}
+
+
+class _Intent:
+    tool_name = "tool.forbidden"
+
+
+def test_evaluators_answer_and_failures_block(site: Path) -> None:
+    add(site, "gait-plugin-good", fx.GOOD)
+    add(site, "gait-plugin-crash", fx.RAISING_EVALUATOR)
+    host = load_plugins()
+    answers = dict(host.evaluate(_Intent(), "d" * 64))
+    assert answers["gait-plugin-good:good"] == EvaluatorVerdict(
+        verdict="block", reason_codes=("forbidden_tool",)
+    )
+    assert answers["gait-plugin-crash:crash"].verdict == "block"
+    assert answers["gait-plugin-crash:crash"].reason_codes == ("plugin_evaluator_error",)
+
+
+def test_export_failures_are_reported_not_raised(site: Path) -> None:
+    add(site, "gait-plugin-crash", fx.RAISING_EVALUATOR)
+    failures = load_plugins().export(ExportEvent(kind="decision", record={"verdict": "block"}))
+    assert [(f.plugin, f.error) for f in failures] == [
+        ("gait-plugin-crash:crash", "collector unreachable")
+    ]
