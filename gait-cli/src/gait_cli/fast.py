@@ -6,8 +6,6 @@ starting Python.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 
 from gait_cli.registry import CORE_COMMANDS, exit_code_table
@@ -18,11 +16,15 @@ GLOBAL_OPTIONS = ("--no-plugins",)
 
 def correlation_id(argv: list[str]) -> str:
     """The reference's id: sha256 of the trimmed argv (program included) joined by 0x1f."""
+    import hashlib
+
     joined = "\x1f".join(part.strip() for part in argv)
     return hashlib.sha256(joined.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 def dump_json(payload: dict[str, object]) -> str:
+    import json
+
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
 
 
