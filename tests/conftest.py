@@ -38,7 +38,7 @@ RunGait = Callable[..., Run]
 
 @pytest.fixture
 def gait(tmp_path: Path) -> RunGait:
-    """Run the installed gait in `tmp_path`; installed plugins are off unless `plugins=` is given."""
+    """Run the installed gait in `tmp_path`; installed plugins stay off unless `plugins=` says."""
 
     def run(
         *args: str,

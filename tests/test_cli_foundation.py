@@ -7,13 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
-
 from gait.keys import KeySource, load_signing_key
 
 from . import plugin_fixtures as fx
 from .conftest import INTEROP, RunGait
 
-ENVELOPE_KEYS = {"ok", "error", "error_code", "error_category", "retryable", "hint", "correlation_id"}
+ENVELOPE_KEYS = {
+    "ok",
+    "error",
+    "error_code",
+    "error_category",
+    "retryable",
+    "hint",
+    "correlation_id",
+}
 
 
 def test_version_text_and_json(gait: RunGait) -> None:
@@ -42,7 +49,9 @@ def test_help_lists_commands_and_exit_codes(gait: RunGait) -> None:
         ("keys", "verify"),
     ],
 )
-def test_every_command_has_help_with_json_and_exit_codes(gait: RunGait, argv: tuple[str, ...]) -> None:
+def test_every_command_has_help_with_json_and_exit_codes(
+    gait: RunGait, argv: tuple[str, ...]
+) -> None:
     out = gait(*argv, "--help")
     assert out.code == 0, out.stderr
     assert "--json" in out.stdout
@@ -82,19 +91,32 @@ def test_empty_allowlist_and_no_plugins_flag_load_none(gait: RunGait, tmp_path: 
     assert gait("hello", plugins="", pythonpath=site).code == 6
 
 
-def test_keys_init_writes_reference_format_and_refuses_overwrite(gait: RunGait, tmp_path: Path) -> None:
+def test_keys_init_writes_reference_format_and_refuses_overwrite(
+    gait: RunGait, tmp_path: Path
+) -> None:
     out = gait("keys", "init", "--out-dir", "keys", "--json")
     assert out.code == 0, out.stderr
     data = out.json
-    assert set(data) == {"ok", "prefix", "key_id", "public_key_path", "private_key_path", "correlation_id"}
+    assert set(data) == {
+        "ok",
+        "prefix",
+        "key_id",
+        "public_key_path",
+        "private_key_path",
+        "correlation_id",
+    }
     private = tmp_path / data["private_key_path"]
     assert len(base64.b64decode(private.read_text())) == 64
-    key = load_signing_key(KeySource(path=str(private)), KeySource(path=str(tmp_path / data["public_key_path"])))
+    key = load_signing_key(
+        KeySource(path=str(private)), KeySource(path=str(tmp_path / data["public_key_path"]))
+    )
     assert key.key_id == data["key_id"]
     again = gait("keys", "init", "--out-dir", "keys", "--json")
     assert again.code == 6 and set(again.json) == ENVELOPE_KEYS
     assert private.read_text() == key.encode()
-    assert gait("keys", "init", "--out-dir", "keys", "--force", "--json").json["key_id"] != key.key_id
+    assert (
+        gait("keys", "init", "--out-dir", "keys", "--force", "--json").json["key_id"] != key.key_id
+    )
     rotated = gait("keys", "rotate", "--out-dir", "keys", "--json").json
     assert rotated["prefix"].startswith("gait_") and rotated["prefix"].endswith("Z")
     verified = gait("keys", "verify", "--private-key", data["private_key_path"], "--json")
@@ -104,8 +126,13 @@ def test_keys_init_writes_reference_format_and_refuses_overwrite(gait: RunGait, 
 def test_keys_verify_with_reference_public_key_mismatch_is_invalid(gait: RunGait) -> None:
     gait("keys", "init", "--out-dir", "k")
     out = gait(
-        "keys", "verify", "--private-key", "k/gait_private.key",
-        "--public-key", str(INTEROP / "reference_public.key"), "--json",
+        "keys",
+        "verify",
+        "--private-key",
+        "k/gait_private.key",
+        "--public-key",
+        str(INTEROP / "reference_public.key"),
+        "--json",
     )
     assert out.code == 6 and "does not match" in out.json["error"]
 

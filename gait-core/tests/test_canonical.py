@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import rfc8785
+from gait.canonical import canonical_json, digest, short_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from gait.canonical import canonical_json, digest, short_id
 
 json_scalars = (
     st.none()
@@ -19,8 +18,9 @@ json_scalars = (
 )
 json_values: st.SearchStrategy[Any] = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=30,
 )
 

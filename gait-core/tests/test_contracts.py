@@ -7,7 +7,6 @@ import zipfile
 from typing import Any
 
 import pytest
-
 from gait.canonical import canonical_json, digest
 from gait.contracts import (
     ApprovalToken,
@@ -30,7 +29,9 @@ from .conftest import INTEROP
 
 RUNPACKS = {
     "runpack_run_demo.zip": "e05313a9daff36b58efd659ac0cba1bb9de4af4c1971f6a10e56b8a98ac3b7b3",
-    "runpack_run_tck_signed.zip": "145318df409e6cd34adc043ee5949a26d299007ce7e633d35a7db25cac092af7",
+    "runpack_run_tck_signed.zip": (
+        "145318df409e6cd34adc043ee5949a26d299007ce7e633d35a7db25cac092af7"
+    ),
 }
 
 
@@ -50,7 +51,10 @@ def test_runpack_records_round_trip_and_manifest_digest(name: str, expected: str
         for member, cls in [("run.json", RunRecord), ("refs.json", RefsRecord)]:
             data = archive.read(member)
             assert canonical_json(to_wire(from_wire(json.loads(data), cls))) == data
-        for member, record_cls in [("intents.jsonl", IntentRecord), ("results.jsonl", ResultRecord)]:
+        for member, record_cls in [
+            ("intents.jsonl", IntentRecord),
+            ("results.jsonl", ResultRecord),
+        ]:
             for line in archive.read(member).splitlines():
                 record: Any = from_wire(json.loads(line), record_cls)
                 assert canonical_json(to_wire(record)) == line

@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from gait.errors import ExitCode, InvalidInputError, VerificationError
 from gait.keys import (
     KeyFileError,
@@ -44,8 +43,13 @@ def test_reference_trace_verifies_and_any_edit_fails() -> None:
         edited = {**trace, field: value}
         with pytest.raises(VerificationError, match="signed_digest mismatch"):
             verify_record(edited, key)
-    forged = {**trace, "signature": {**trace["signature"], "signed_digest": signable_digest(
-        {**trace, "verdict": "allow"})}}
+    forged = {
+        **trace,
+        "signature": {
+            **trace["signature"],
+            "signed_digest": signable_digest({**trace, "verdict": "allow"}),
+        },
+    }
     forged["verdict"] = "allow"
     with pytest.raises(VerificationError, match="signature verification failed"):
         verify_record(forged, key)
@@ -92,7 +96,9 @@ def test_sign_then_verify_and_tamper(tmp_path: Path) -> None:
         ("", "must be 64 bytes"),
     ],
 )
-def test_bad_private_key_files_are_invalid_input(tmp_path: Path, content: str, message: str) -> None:
+def test_bad_private_key_files_are_invalid_input(
+    tmp_path: Path, content: str, message: str
+) -> None:
     path = tmp_path / "bad.key"
     path.write_text(content)
     with pytest.raises(KeyFileError, match=message) as info:

@@ -8,7 +8,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
 from gait.hookspecs import EvaluatorVerdict, ExportEvent
 from gait.plugins import load_plugins
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
-import gait_plugin_example.plugin as plugin
 from gait.plugins import PluginHost
+from gait_plugin_example import plugin
 
 
 def host() -> PluginHost:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from gait.plugins import PluginHost, load_plugins
 
 

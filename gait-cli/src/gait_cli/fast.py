@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from gait_cli import __version__ as VERSION
 from gait_cli.registry import CORE_COMMANDS, exit_code_table
 
-from gait_cli import __version__ as VERSION
 GLOBAL_OPTIONS = ("--no-plugins",)
 
 

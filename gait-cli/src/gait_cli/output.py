@@ -13,8 +13,15 @@ from typing import Any, TypeVar
 
 import attrs
 import click
+from gait.errors import (
+    Category,
+    ExitCode,
+    GaitError,
+    category_for_exit,
+    error_envelope,
+    exit_code_for,
+)
 
-from gait.errors import Category, ExitCode, GaitError, error_envelope
 from gait_cli.fast import correlation_id, dump_json
 from gait_cli.registry import exit_code_table
 
@@ -34,6 +41,9 @@ class Report:
 def emit(report: Report, *, as_json: bool, argv: list[str]) -> int:
     if as_json:
         payload = {**report.payload, "ok": report.ok, "correlation_id": correlation_id(argv)}
+        if payload.get("error"):
+            envelope = error_envelope(str(payload["error"]), category_for_exit(report.exit_code))
+            payload = {**envelope, **payload}
         click.echo(dump_json(payload))
     else:
         for line in report.text:
@@ -49,8 +59,6 @@ def emit_error(
         click.echo(dump_json({**envelope, "correlation_id": correlation_id(argv)}))
     else:
         click.echo(f"{prefix} error: {message}", err=True)
-    from gait.errors import exit_code_for
-
     return int(exit_code_for(category))
 
 
@@ -71,14 +79,9 @@ def gait_command(
             try:
                 code = emit(func(**kwargs), as_json=as_json, argv=argv)
             except GaitError as exc:
-                code = emit_error(
-                    str(exc), exc.category, as_json=as_json, argv=argv, prefix=prefix
-                )
+                code = emit_error(str(exc), exc.category, as_json=as_json, argv=argv, prefix=prefix)
             raise SystemExit(code)
 
-        command = group.command(name, help=help, epilog=exit_code_table(exit_codes))(
-            json_option(run)
-        )
-        return command
+        return group.command(name, help=help, epilog=exit_code_table(exit_codes))(json_option(run))
 
     return decorate

@@ -8,6 +8,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("gait_cli.commands.doctor", "Check Python, plugins, keys and the output directory."),
     "keys": ("gait_cli.commands.keys", "Create, rotate and check Ed25519 signing keys."),
     "plugins": ("gait_cli.commands.plugins", "List installed plugins and their status."),
+    "trace": ("gait_cli.commands.trace", "Verify the signature of a trace record."),
 }
 
 EXIT_CODES: dict[int, str] = {

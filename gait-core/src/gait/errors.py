@@ -69,6 +69,14 @@ def exit_code_for(category: Category) -> ExitCode:
     return _EXIT_BY_CATEGORY.get(category, ExitCode.INTERNAL)
 
 
+def category_for_exit(code: int) -> Category:
+    """The category a command's own exit code stands for (internal failure when none does)."""
+    for category, exit_code in _EXIT_BY_CATEGORY.items():
+        if exit_code == code:
+            return category
+    return Category.INTERNAL_FAILURE
+
+
 class GaitError(Exception):
     """An error with a category; the CLI turns it into an exit code and the error envelope."""
 
@@ -101,7 +109,7 @@ class StateContentionError(GaitError):
 
 
 def error_envelope(message: str, category: Category) -> dict[str, Any]:
-    """The keys every JSON error output carries: error, error_code, error_category, retryable, hint."""
+    """The keys of every JSON error: error, error_code, error_category, retryable, hint."""
     code = exit_code_for(category)
     return {
         "ok": False,

@@ -31,7 +31,7 @@ class EvaluatorVerdict:
 
 @attrs.frozen(kw_only=True)
 class SignerBackend:
-    """A named signer. `factory(options)` builds it on selection, so heavy imports wait until then."""
+    """A named signer; `factory(options)` builds it only when selected (heavy imports wait)."""
 
     name: str
     factory: Callable[[Mapping[str, str]], Any]

@@ -110,7 +110,9 @@ def parse_private_key(text: str, source: str = "input") -> SigningKey:
     key = SigningKey.from_seed(raw[:32])
     # Go never checks this; a mismatched half would sign with a key nobody can verify.
     if key.public.raw != raw[32:]:
-        raise KeyFileError(f"private key from {source} has a public half that does not match its seed")
+        raise KeyFileError(
+            f"private key from {source} has a public half that does not match its seed"
+        )
     return key
 
 

@@ -91,4 +91,6 @@ def selected(entry_points: list[EntryPoint], allow: str | None) -> list[EntryPoi
     if allow is None:
         return entry_points
     wanted = {_normalize(part) for part in allow.split(",") if part.strip()}
-    return [ep for ep in entry_points if _normalize(ep.name) in wanted or _normalize(ep.dist) in wanted]
+    return [
+        ep for ep in entry_points if _normalize(ep.name) in wanted or _normalize(ep.dist) in wanted
+    ]

@@ -169,9 +169,9 @@ class PluginHost:
             self.manager.unregister(plugin)
         for index, record in enumerate(self.records):
             if registered_name in (record.name, f"{record.dist}:{record.name}"):
-                record = attrs.evolve(record, status="failed", error=f"{type(exc).__name__}: {exc}")
-                self.records[index] = record
-                return record
+                failed = attrs.evolve(record, status="failed", error=f"{type(exc).__name__}: {exc}")
+                self.records[index] = failed
+                return failed
         raise LookupError(registered_name)
 
     def participants(self) -> list[dict[str, str]]:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-
 from gait.errors import InvalidInputError
 from gait.keys import KeySource, SigningKey, load_signing_key, write_key_pair
+
 from gait_cli.app import cli
 from gait_cli.output import Report, gait_command
 
@@ -67,7 +67,6 @@ _prefix = click.option("--prefix", default="gait", show_default=True, help="File
 @click.option("--force", is_flag=True, help="Overwrite existing key files.")
 def init(out_dir: Path, prefix: str, force: bool) -> Report:
     return _write_new_pair(out_dir, prefix, force=force)
-
 
 
 @gait_command(

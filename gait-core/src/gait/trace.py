@@ -1,0 +1,160 @@
+"""Signed trace records (`gait.gate.trace`): build, sign, write atomically, read and verify."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gait.canonical import short_id
+from gait.contracts import SignatureRecord, TraceRecord, to_wire
+from gait.errors import InvalidInputError, VerificationError
+from gait.fsutil import write_atomic
+from gait.keys import SigningKey, VerifyKey
+from gait.limits import MAX_RECORD_BYTES
+from gait.signing import sign_record, verify_record
+from gait.timefmt import GoTime
+
+POLICY_ID = "gait.gate.policy"
+POLICY_VERSION = "1.0.0"
+
+
+def trace_id_for(policy_digest: str, intent_digest: str, verdict: str) -> str:
+    return short_id(f"{policy_digest}:{intent_digest}:{verdict}")
+
+
+def relationship_for(
+    *, identity: str, tool_name: str, policy_digest: str, trace_id: str
+) -> dict[str, Any]:
+    """The graph envelope the reference attaches to every trace (covered by the signature)."""
+    agent = {"kind": "agent", "id": identity}
+    policy = {"kind": "policy", "id": policy_digest}
+    tool = {"kind": "tool", "id": tool_name}
+    entities = [e for e in (agent, policy, tool, {"kind": "trace", "id": trace_id}) if e["id"]]
+    return {
+        "entity_refs": entities,
+        "policy_ref": {
+            "policy_id": POLICY_ID,
+            "policy_version": POLICY_VERSION,
+            "policy_digest": policy_digest,
+        },
+        "agent_chain": [{"identity": identity, "role": "requester"}] if identity else [],
+        "edges": [
+            {"kind": "calls", "from": agent, "to": tool},
+            {"kind": "governed_by", "from": tool, "to": policy},
+        ],
+        "related_entity_ids": sorted({e["id"] for e in entities}),
+    }
+
+
+@attrs.frozen(kw_only=True)
+class TraceInput:
+    """What a decision contributes to its trace."""
+
+    created_at: GoTime
+    producer_version: str
+    tool_name: str
+    args_digest: str
+    intent_digest: str
+    policy_digest: str
+    verdict: str
+    violations: Sequence[str]
+    identity: str
+    context: Mapping[str, Any] = attrs.field(factory=dict)
+    correlation_id: str = ""
+    latency_ms: float = 0.0
+    script: Mapping[str, Any] = attrs.field(factory=dict)
+    approval_token_ref: str = ""
+    skill_provenance: Mapping[str, Any] | None = None
+    plugins: Sequence[Mapping[str, str]] = ()
+
+
+def build_trace(source: TraceInput, *, observed_at: GoTime | None = None) -> TraceRecord:
+    observed = observed_at or GoTime.now()
+    trace_id = trace_id_for(source.policy_digest, source.intent_digest, source.verdict)
+    context = source.context
+    steps = tuple(source.script.get("step_verdicts", ()))
+    return TraceRecord(
+        created_at=source.created_at,
+        observed_at=observed,
+        producer_version=source.producer_version,
+        trace_id=trace_id,
+        event_id=short_id(f"{trace_id}:{observed.format()}"),
+        correlation_id=source.correlation_id,
+        tool_name=source.tool_name,
+        args_digest=source.args_digest,
+        intent_digest=source.intent_digest,
+        policy_digest=source.policy_digest,
+        policy_id=POLICY_ID,
+        policy_version=POLICY_VERSION,
+        verdict=source.verdict,
+        violations=tuple(sorted(set(source.violations))),
+        agent_id=str(context.get("agent_id", "")),
+        run_id=str(context.get("run_id", "")),
+        workflow_id=str(context.get("workflow_id", "")),
+        repo=str(context.get("repo", "")),
+        environment=str(context.get("environment", "")),
+        credential_ref=str(context.get("credential_ref", "")),
+        matched_rule_ids=tuple(sorted({str(s.get("matched_rule", "")) for s in steps} - {""})),
+        script=bool(source.script),
+        step_count=int(source.script.get("step_count", 0)),
+        script_hash=str(source.script.get("script_hash", "")),
+        composite_risk_class=str(source.script.get("composite_risk_class", "")),
+        step_verdicts=steps,
+        latency_ms=max(source.latency_ms, 0.0),
+        approval_token_ref=source.approval_token_ref,
+        relationship=relationship_for(
+            identity=source.identity,
+            tool_name=source.tool_name,
+            policy_digest=source.policy_digest,
+            trace_id=trace_id,
+        ),
+        skill_provenance=dict(source.skill_provenance) if source.skill_provenance else None,
+        plugins=tuple(dict(p) for p in source.plugins),
+    )
+
+
+def sign_trace(trace: TraceRecord, key: SigningKey) -> TraceRecord:
+    """The trace with its signature over the canonical JSON of everything else."""
+    body = to_wire(attrs.evolve(trace, signature=None))
+    signature = sign_record(key, body)
+    return attrs.evolve(trace, signature=SignatureRecord(**signature.to_json()))
+
+
+def trace_json_bytes(record: Mapping[str, Any]) -> bytes:
+    """The file form: 2-space indented JSON and a newline, as the reference writes it."""
+    return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_trace(path: Path, trace: TraceRecord) -> None:
+    if not path.is_absolute() and ".." in path.parts:
+        raise InvalidInputError(f"trace path must not contain '..': {path}")
+    write_atomic(path, trace_json_bytes(to_wire(trace)))
+
+
+def read_trace(path: Path) -> dict[str, Any]:
+    """Read a trace file as raw JSON (size-limited); any problem is invalid input."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_RECORD_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read trace {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_RECORD_BYTES:
+        raise InvalidInputError(f"trace {path} is larger than {MAX_RECORD_BYTES} bytes")
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidInputError(f"trace {path} is not valid JSON: {exc}") from exc
+    if not isinstance(record, dict):
+        raise InvalidInputError(f"trace {path} must be a JSON object")
+    return record
+
+
+def verify_trace(record: Mapping[str, Any], key: VerifyKey) -> str:
+    """Verify a trace as read from disk; returns the signing key id, raises VerificationError."""
+    if record.get("schema_id") != "gait.gate.trace":
+        raise VerificationError("not a gait.gate.trace record")
+    return verify_record(record, key).key_id
