@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from gait.keys import KeySource, load_signing_key
 
 from . import plugin_fixtures as fx

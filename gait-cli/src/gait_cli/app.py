@@ -6,8 +6,8 @@ import importlib
 from typing import Any
 
 import click
-from gait.errors import Category
 
+from gait.errors import Category
 from gait_cli.fast import correlation_id, dump_json
 from gait_cli.registry import CORE_COMMANDS, exit_code_table
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import attrs
 import click
+
 from gait.errors import (
     Category,
     ExitCode,
@@ -21,7 +22,6 @@ from gait.errors import (
     error_envelope,
     exit_code_for,
 )
-
 from gait_cli.fast import correlation_id, dump_json
 from gait_cli.registry import exit_code_table
 

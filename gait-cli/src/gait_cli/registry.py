@@ -5,9 +5,12 @@ from __future__ import annotations
 
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("gait_cli.commands.version", "Print the versions of gait and its core."),
+    "approve": ("gait_cli.commands.approve", "Mint a signed approval token for one intent."),
     "doctor": ("gait_cli.commands.doctor", "Check Python, plugins, keys and the output directory."),
+    "gate": ("gait_cli.commands.gate", "Evaluate a tool-call intent against a policy."),
     "keys": ("gait_cli.commands.keys", "Create, rotate and check Ed25519 signing keys."),
     "plugins": ("gait_cli.commands.plugins", "List installed plugins and their status."),
+    "policy": ("gait_cli.commands.policy", "Validate, format, create and test policies."),
     "trace": ("gait_cli.commands.trace", "Verify the signature of a trace record."),
 }
 

@@ -59,6 +59,14 @@ class GoTime:
     def utc(self) -> GoTime:
         return GoTime(self.moment.astimezone(UTC), self.nanos)
 
+    def instant(self) -> tuple[datetime, int]:
+        """A key that orders times by the moment they denote, whatever their offsets."""
+        return self.moment.astimezone(UTC), self.nanos
+
+    def add_nanos(self, nanos: int) -> GoTime:
+        seconds, rest = divmod(self.nanos + nanos, 1_000_000_000)
+        return GoTime(self.moment + timedelta(seconds=seconds), rest)
+
     def to_datetime(self) -> datetime:
         return self.moment + timedelta(microseconds=self.nanos // 1000)
 
@@ -82,3 +90,35 @@ class GoTime:
 
 def format_go_time(value: datetime) -> str:
     return GoTime.from_datetime(value).format()
+
+
+_DURATION_UNITS_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> int:
+    """Parse a Go duration such as `1h30m`, `90s` or `1.5h` into nanoseconds; ValueError else."""
+    body = text.strip()
+    sign = -1 if body.startswith("-") else 1
+    body = body.lstrip("+-")
+    if body == "0":
+        return 0
+    position, total_ns = 0, 0.0
+    while position < len(body):
+        match = _DURATION_PART.match(body, position)
+        if not match:
+            raise ValueError(f"invalid duration {text!r}")
+        total_ns += float(match.group(1)) * _DURATION_UNITS_NS[match.group(2)]
+        position = match.end()
+    if not body:
+        raise ValueError(f"invalid duration {text!r}")
+    return sign * round(total_ns)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from gait.errors import ExitCode, GaitError
 from gait.keys import KeySource, load_signing_key
-
 from gait_cli.app import cli
 from gait_cli.context import plugin_host
 from gait_cli.output import Report, gait_command

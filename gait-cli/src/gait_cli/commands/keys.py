@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+
 from gait.errors import InvalidInputError
 from gait.keys import KeySource, SigningKey, load_signing_key, write_key_pair
-
 from gait_cli.app import cli
 from gait_cli.output import Report, gait_command
 

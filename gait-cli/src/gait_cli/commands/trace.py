@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from gait.devkey import existing_dev_verify_key
 from gait.errors import ExitCode, InvalidInputError, VerificationError
 from gait.keys import KeySource, VerifyKey, load_verify_key
 from gait.trace import read_trace, verify_trace
-
 from gait_cli.app import cli
 from gait_cli.keyopts import verify_key_options
 from gait_cli.output import Report, gait_command

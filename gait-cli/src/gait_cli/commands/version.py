@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from gait import __version__ as core_version
-
 from gait_cli import __version__
 from gait_cli.app import cli
 from gait_cli.output import Report, gait_command

@@ -1,0 +1,143 @@
+"""Fixed-window counters for `rate_limit` and `destructive_budget`, in a locked state file.
+
+The state file and its lock are the reference's (`gait.gate.rate_limit_state`,
+`<state>.lock`), so both implementations can share one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gait.errors import InvalidInputError, StateContentionError
+from gait.fsutil import write_atomic
+from gait.limits import MAX_RECORD_BYTES
+from gait.timefmt import GoTime
+
+STATE_SCHEMA = "gait.gate.rate_limit_state"
+LOCK_RETRY_SECONDS = 0.015
+LOCK_TIMEOUT_SECONDS = 3.0
+LOCK_STALE_SECONDS = 15.0
+
+
+@attrs.frozen(kw_only=True)
+class LimitSpec:
+    requests: int
+    window: str = "minute"
+    scope: str = "tool_identity"
+
+
+@attrs.frozen(kw_only=True)
+class LimitResult:
+    allowed: bool
+    key: str
+    used: int
+    remaining: int
+    scope: str
+
+
+def _bucket(now: GoTime, window: str) -> str:
+    moment = now.utc().moment.replace(second=0, microsecond=0)
+    if window == "hour":
+        moment = moment.replace(minute=0)
+    return GoTime(moment).format()
+
+
+def _scope_key(scope: str, tool_name: str, identity: str) -> str:
+    if scope == "tool":
+        return tool_name
+    if scope == "identity":
+        return identity
+    return f"{tool_name}|{identity}"
+
+
+@contextlib.contextmanager
+def _locked(state: Path) -> Any:
+    lock = state.with_name(state.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    body = json.dumps(
+        {
+            "schema_id": "gait.gate.rate_limit_lock",
+            "pid": os.getpid(),
+            "created_at": GoTime.now().format(),
+        }
+    ).encode()
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - lock.stat().st_mtime > LOCK_STALE_SECONDS:
+                    lock.unlink()
+                    continue
+            if time.monotonic() >= deadline:
+                raise StateContentionError(f"rate limit state lock timeout: {lock}") from None
+            time.sleep(LOCK_RETRY_SECONDS)
+            continue
+        break
+    try:
+        os.write(fd, body)
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+
+
+def _read_counters(state: Path) -> dict[str, int]:
+    try:
+        data = state.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read rate limit state {state}: {exc.strerror}") from exc
+    if len(data) > MAX_RECORD_BYTES:
+        raise InvalidInputError(f"rate limit state {state} is too large")
+    try:
+        parsed = json.loads(data)
+        counters = parsed.get("counters") or []
+        return {str(c["key"]): int(c["count"]) for c in counters}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidInputError(f"rate limit state {state} is not valid: {exc}") from exc
+
+
+def consume(
+    state: Path, spec: LimitSpec, *, tool_name: str, identity: str, now: GoTime
+) -> LimitResult:
+    """Count one request in the current window; deny (without counting) when it is full."""
+    bucket = _bucket(now, spec.window)
+    key = f"{spec.window}|{spec.scope}|{bucket}|{_scope_key(spec.scope, tool_name, identity)}"
+    with _locked(state):
+        counters = {
+            k: v
+            for k, v in _read_counters(state).items()
+            if len(k.split("|", 3)) == 4
+            and not (k.split("|", 3)[0] == spec.window and k.split("|", 3)[2] != bucket)
+        }
+        used = counters.get(key, 0)
+        if used >= spec.requests:
+            allowed = False
+        else:
+            used += 1
+            counters[key] = used
+            allowed = True
+        document = {
+            "schema_id": STATE_SCHEMA,
+            "schema_version": "1.0.0",
+            "counters": [{"key": k, "count": counters[k]} for k in sorted(counters)],
+        }
+        write_atomic(state, (json.dumps(document, indent=2) + "\n").encode())
+    return LimitResult(
+        allowed=allowed,
+        key=key,
+        used=used,
+        remaining=max(spec.requests - used, 0),
+        scope=spec.scope,
+    )
