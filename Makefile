@@ -17,7 +17,7 @@ install: $(UV)
 	$(UV) sync --all-packages --frozen --quiet
 
 demo: install
-	$(BIN)/python examples/demo.py
+	bash examples/demo.sh
 
 test: install
 	$(BIN)/python -m pytest
