@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import startup
+from benchmarks import gate, startup
 
-SUITES = {"startup": startup.run}
+SUITES = {"startup": startup.run, "gate": gate.run}
 
 
 def main(argv: list[str]) -> int:

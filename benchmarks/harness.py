@@ -34,9 +34,11 @@ class Figure:
         return f"{self.name:<52}{self.value:>12,.2f} {self.unit}{budget}{status}{note}"
 
 
-def process_median_ms(argv: Sequence[str], *, runs: int, cwd: Path | None = None) -> float:
+def process_median_ms(
+    argv: Sequence[str], *, runs: int, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> float:
     """Median wall time of a whole process, in milliseconds, after one warm-up run."""
-    env = {**os.environ}
+    env = {**os.environ, **(env or {})}
     subprocess.run(argv, capture_output=True, check=False, cwd=cwd, env=env)
     samples = []
     for _ in range(runs):

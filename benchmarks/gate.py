@@ -1,0 +1,122 @@
+"""Issue 3 budgets.
+
+- In-process `Gate.evaluate` on the reference's typical case (gate.md section 10): median
+  <= 60 us; the reference's own figure is 30 us (its resource budget; baseline 7 us).
+- A 1,000-rule policy: at most 3x the 10-rule time per decision.
+- `gait gate eval`, whole process: median at most 4x a bare `python -c pass`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import BIN, Figure, call_median_us, process_median_ms
+from gait import Gate
+
+TYPICAL_POLICY = """
+schema_id: gait.gate.policy
+schema_version: 1.0.0
+default_verdict: require_approval
+fail_closed:
+  enabled: true
+  risk_classes: [high, critical]
+  required_fields: [targets, arg_provenance]
+rules:
+  - name: allow-tmp-writes
+    priority: 10
+    effect: allow
+    match:
+      tool_names: [tool.write]
+      target_kinds: [path]
+      provenance_sources: [user]
+    endpoint:
+      path_allowlist: [/tmp/**]
+  - name: block-host-writes
+    priority: 20
+    effect: block
+    match:
+      tool_names: [tool.write]
+      target_kinds: [host]
+"""
+
+TYPICAL_INTENT: dict[str, Any] = {
+    "schema_id": "gait.gate.intent_request",
+    "schema_version": "1.0.0",
+    "created_at": "2026-02-06T00:00:00Z",
+    "producer_version": "0.0.0-bench",
+    "tool_name": "tool.write",
+    "args": {"path": "/tmp/out.txt"},
+    "targets": [{"kind": "path", "value": "/tmp/out.txt", "operation": "write"}],
+    "arg_provenance": [{"arg_path": "$.path", "source": "user"}],
+    "context": {"identity": "alice", "workspace": "/repo/gait", "risk_class": "high"},
+}
+
+
+def policy_with_rules(count: int) -> str:
+    """`count` rules over distinct tools, plus the two typical rules."""
+    extra = "".join(
+        f"""
+  - name: rule-{index:04d}
+    priority: {100 + index % 50}
+    effect: {"block" if index % 2 else "require_approval"}
+    match:
+      tool_names: [tool.other{index}]
+      risk_classes: [high]
+      target_kinds: [path, host]
+"""
+        for index in range(count - 2)
+    )
+    return TYPICAL_POLICY + extra
+
+
+def run() -> list[Figure]:
+    typical = Gate.from_yaml(TYPICAL_POLICY)
+    assert typical.evaluate(TYPICAL_INTENT).verdict == "allow"
+    per_call = call_median_us(lambda: typical.evaluate(TYPICAL_INTENT))
+    figures = [
+        Figure(
+            "Gate.evaluate, typical case (in process)",
+            per_call,
+            "us",
+            budget=60.0,
+            note="reference: 30 us budget, 7 us baseline",
+        )
+    ]
+    small = Gate.from_yaml(policy_with_rules(10))
+    large = Gate.from_yaml(policy_with_rules(1000))
+    small_us = call_median_us(lambda: small.evaluate(TYPICAL_INTENT))
+    large_us = call_median_us(lambda: large.evaluate(TYPICAL_INTENT))
+    figures.append(Figure("Gate.evaluate, 10-rule policy", small_us, "us"))
+    figures.append(
+        Figure(
+            "Gate.evaluate, 1,000-rule policy",
+            large_us,
+            "us",
+            budget=3 * small_us,
+            note=f"{large_us / small_us:.2f}x the 10-rule time",
+        )
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "policy.yaml").write_text(TYPICAL_POLICY)
+        (work / "intent.json").write_text(json.dumps(TYPICAL_INTENT))
+        bare = process_median_ms([sys.executable, "-c", "pass"], runs=11)
+        argv = [str(BIN / "gait"), "gate", "eval", "--policy", "policy.yaml"]
+        argv += ["--intent", "intent.json", "--json", "--rate-limit-state", ""]
+        # GAIT_HOME keeps the dev signing key of this run out of the user's home.
+        whole = process_median_ms(argv, runs=11, cwd=work, env={"GAIT_HOME": str(work)})
+    figures.append(Figure("python -c pass (baseline)", bare, "ms"))
+    figures.append(
+        Figure(
+            "gait gate eval (whole process)",
+            whole,
+            "ms",
+            budget=4 * bare,
+            note=f"{whole / bare:.1f}x baseline",
+        )
+    )
+    return figures
