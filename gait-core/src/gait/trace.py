@@ -27,13 +27,36 @@ def trace_id_for(policy_digest: str, intent_digest: str, verdict: str) -> str:
 
 
 def relationship_for(
-    *, identity: str, tool_name: str, policy_digest: str, trace_id: str
+    *,
+    identity: str,
+    tool_name: str,
+    policy_digest: str,
+    trace_id: str,
+    plugins: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
-    """The graph envelope the reference attaches to every trace (covered by the signature)."""
+    """The graph envelope the reference attaches to every trace (covered by the signature).
+
+    Plugins that took part in the decision appear as `plugin` entities (`name@version`) with an
+    `evaluated_by` edge: the reference keeps this envelope when it re-encodes a trace, so such a
+    trace still verifies there, which a new top-level field would not.
+    """
     agent = {"kind": "agent", "id": identity}
     policy = {"kind": "policy", "id": policy_digest}
     tool = {"kind": "tool", "id": tool_name}
-    entities = [e for e in (agent, policy, tool, {"kind": "trace", "id": trace_id}) if e["id"]]
+    plugin_refs = [{"kind": "plugin", "id": f"{p['name']}@{p['version']}"} for p in plugins]
+    entities = sorted(
+        (
+            e
+            for e in (agent, policy, tool, {"kind": "trace", "id": trace_id}, *plugin_refs)
+            if e["id"]
+        ),
+        key=lambda e: (e["kind"], e["id"]),
+    )
+    edges = [
+        {"kind": "calls", "from": agent, "to": tool},
+        {"kind": "governed_by", "from": tool, "to": policy},
+    ]
+    edges += [{"kind": "evaluated_by", "from": tool, "to": ref} for ref in plugin_refs]
     return {
         "entity_refs": entities,
         "policy_ref": {
@@ -42,10 +65,7 @@ def relationship_for(
             "policy_digest": policy_digest,
         },
         "agent_chain": [{"identity": identity, "role": "requester"}] if identity else [],
-        "edges": [
-            {"kind": "calls", "from": agent, "to": tool},
-            {"kind": "governed_by", "from": tool, "to": policy},
-        ],
+        "edges": edges,
         "related_entity_ids": sorted({e["id"] for e in entities}),
     }
 
@@ -111,9 +131,9 @@ def build_trace(source: TraceInput, *, observed_at: GoTime | None = None) -> Tra
             tool_name=source.tool_name,
             policy_digest=source.policy_digest,
             trace_id=trace_id,
+            plugins=source.plugins,
         ),
         skill_provenance=dict(source.skill_provenance) if source.skill_provenance else None,
-        plugins=tuple(dict(p) for p in source.plugins),
     )
 
 

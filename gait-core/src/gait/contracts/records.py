@@ -76,7 +76,6 @@ class TraceRecord:
     approval_token_ref: str = go_field(omitempty=True, default="")
     relationship: dict[str, Any] | None = go_field(omitempty=True, default=None)
     skill_provenance: dict[str, Any] | None = go_field(omitempty=True, default=None)
-    plugins: tuple[dict[str, str], ...] = go_field(omitempty=True, default=())
     signature: SignatureRecord | None = go_field(omitempty=True, default=None)
 
 
