@@ -1,21 +1,28 @@
-"""The JSON wire converter: attrs records to and from the reference's JSON, byte for byte.
+"""The JSON wire form of records: attrs classes to and from the reference's JSON, byte for byte.
 
 Go decides which keys exist: a field tagged `omitempty` is absent when it holds its zero value
 ("", 0, false, an empty list or map, nil); every other field is always written (nil as null).
 Fields declared with `go_field(omitempty=True)` follow the first rule, all others the second.
-Times are `GoTime`, written in Go's RFC3339Nano form. Unknown keys are rejected on input.
+Times are `GoTime`, written in Go's RFC3339Nano form.
+
+Writing is a plain walk over attrs fields, because every decision writes a trace and cattrs
+costs more to import than the whole start-up budget. Reading goes through one cattrs converter
+(built on first use) that rejects unknown keys and names every bad field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import cattrs
 
 from gait.errors import InvalidInputError
 from gait.timefmt import GoTime
+
+if TYPE_CHECKING:
+    import cattrs
 
 T = TypeVar("T")
 _OMITEMPTY = "gait_omitempty"
@@ -38,42 +45,55 @@ def _is_empty(value: Any) -> bool:
     return False  # structs (GoTime included) are never empty to Go's encoder
 
 
-def _make_converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=True)
-    converter.register_unstructure_hook(GoTime, GoTime.format)
-    converter.register_structure_hook(GoTime, lambda value, _: GoTime.parse(value))
-
-    def unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-        fields = [(f.name, bool(f.metadata.get(_OMITEMPTY))) for f in attrs.fields(cls)]
-
-        def unstructure(obj: Any) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for name, omitempty in fields:
-                value = getattr(obj, name)
-                if omitempty and _is_empty(value):
-                    continue
-                out[name] = converter.unstructure(value)
-            return out
-
-        return unstructure
-
-    converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
-    return converter
+_FIELDS: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
 
 
-wire = _make_converter()
+def _fields_of(cls: type[Any]) -> tuple[tuple[str, bool], ...]:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = tuple((f.name, bool(f.metadata.get(_OMITEMPTY))) for f in attrs.fields(cls))
+        _FIELDS[cls] = fields
+    return fields
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, GoTime):
+        return value.format()
+    if attrs.has(type(value)):
+        return to_wire(value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def to_wire(record: Any) -> dict[str, Any]:
     """The JSON object of a record, with Go's key presence."""
-    result: dict[str, Any] = wire.unstructure(record)
-    return result
+    out: dict[str, Any] = {}
+    for name, omitempty in _fields_of(type(record)):
+        value = getattr(record, name)
+        if omitempty and _is_empty(value):
+            continue
+        out[name] = _plain(value)
+    return out
+
+
+@functools.cache
+def _reader() -> cattrs.Converter:
+    import cattrs
+
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(GoTime, lambda value, _: GoTime.parse(value))
+    return converter
 
 
 def from_wire(data: Mapping[str, Any], cls: type[T]) -> T:
     """Structure a JSON object into a record; InvalidInputError names every bad field."""
+    import cattrs
+
     try:
-        return wire.structure(data, cls)
+        return _reader().structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         if isinstance(exc, cattrs.BaseValidationError):
             message = "; ".join(cattrs.transform_error(exc))
