@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import rfc8785
-from gait.canonical import canonical_json, digest, short_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from gait.canonical import canonical_json, digest, short_id
 
 json_scalars = (
     st.none()

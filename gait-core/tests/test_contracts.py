@@ -7,6 +7,7 @@ import zipfile
 from typing import Any
 
 import pytest
+
 from gait.canonical import canonical_json, digest
 from gait.contracts import (
     ApprovalToken,

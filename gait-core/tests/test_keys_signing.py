@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from gait.errors import ExitCode, InvalidInputError, VerificationError
 from gait.keys import (
     KeyFileError,

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from gait.hookspecs import EvaluatorVerdict, ExportEvent
 from gait.plugins import load_plugins
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from gait.plugins import PluginHost
 from gait_plugin_example import plugin
+
+from gait.plugins import PluginHost
 
 
 def host() -> PluginHost:
