@@ -398,3 +398,20 @@ def test_policy_validate_and_test(gait: RunGait, work: Path) -> None:
     assert tested.json["summary"].startswith("policy test verdict=block")
     assert list(work.glob("trace_*.json")) == []
     assert gait("policy", "test", "policy.yaml", "write.json", cwd=work).code == 4
+
+
+def test_reference_high_risk_example_is_refused_naming_the_feature(gait: RunGait) -> None:
+    """gate.md G11-G14 use credential posture, broker and delegation rules, which this version
+    does not implement: the policy is refused rather than enforced in part."""
+    examples = INTEROP.parents[1] / "reference_fixtures" / "examples" / "policy"
+    run = gait(
+        "gate",
+        "eval",
+        "--policy",
+        str(examples / "base_high_risk.yaml"),
+        "--intent",
+        str(examples / "intents" / "intent_delete.json"),
+        "--json",
+    )
+    assert run.code == 6
+    assert 'unsupported feature "block_standing_credentials"' in run.json["error"]
