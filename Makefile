@@ -14,7 +14,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 install: $(UV)
-	$(UV) sync --all-packages --frozen --quiet
+	$(UV) sync --all-packages --frozen --compile-bytecode --quiet
 
 demo: install
 	bash examples/demo.sh

@@ -39,6 +39,8 @@ def process_median_ms(
 ) -> float:
     """Median wall time of a whole process, in milliseconds, after one warm-up run."""
     env = {**os.environ, **(env or {})}
+    # Measure gait as installed: with bytecode caches, whatever this shell says.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run(argv, capture_output=True, check=False, cwd=cwd, env=env)
     samples = []
     for _ in range(runs):
