@@ -4,14 +4,21 @@ so `gait --help` never has to import a command to describe it."""
 from __future__ import annotations
 
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
-    "version": ("gait_cli.commands.version", "Print the versions of gait and its core."),
     "approve": ("gait_cli.commands.approve", "Mint a signed approval token for one intent."),
+    "demo": (
+        "gait_cli.commands.demo",
+        "Record a sample run as a runpack and show how to verify it.",
+    ),
     "doctor": ("gait_cli.commands.doctor", "Check Python, plugins, keys and the output directory."),
     "gate": ("gait_cli.commands.gate", "Evaluate a tool-call intent against a policy."),
     "keys": ("gait_cli.commands.keys", "Create, rotate and check Ed25519 signing keys."),
     "plugins": ("gait_cli.commands.plugins", "List installed plugins and their status."),
     "policy": ("gait_cli.commands.policy", "Validate, format, create and test policies."),
+    "regress": ("gait_cli.commands.regress", "Turn runs into CI regression tests and run them."),
+    "run": ("gait_cli.commands.run", "Record, inspect, diff and replay runpacks."),
     "trace": ("gait_cli.commands.trace", "Verify the signature of a trace record."),
+    "verify": ("gait_cli.commands.verify", "Verify a runpack's digests and signature offline."),
+    "version": ("gait_cli.commands.version", "Print the versions of gait and its core."),
 }
 
 EXIT_CODES: dict[int, str] = {
