@@ -1,0 +1,97 @@
+"""`gait verify <run_id|path>`: check a runpack's member hashes, manifest digest and signatures."""
+
+from __future__ import annotations
+
+import click
+
+from gait.errors import ExitCode, InvalidInputError
+from gait.keys import KeySource, VerifyKey, load_verify_key
+from gait.runpack import VerifyResult, resolve_runpack, verify_runpack
+from gait_cli.app import cli
+from gait_cli.keyopts import verify_key_options
+from gait_cli.output import Report, gait_command
+
+PROFILES = ("standard", "strict")
+
+
+def verify_key(
+    public_key: str, public_key_env: str, private_key: str, private_key_env: str
+) -> VerifyKey | None:
+    """The key given by flags, if any (a private key stands for its public half)."""
+    public = KeySource(path=public_key, env=public_key_env)
+    private = KeySource(path=private_key, env=private_key_env)
+    if not (public.configured or private.configured):
+        return None
+    return load_verify_key(public, private)
+
+
+def _text(result: VerifyResult) -> list[str]:
+    if result.ok:
+        lines = [f"verify ok: {result.path}"]
+    else:
+        lines = [f"verify failed: {result.path}"]
+        if result.missing_files:
+            lines.append("missing files: " + ", ".join(result.missing_files))
+        if result.hash_mismatches:
+            lines.append(f"hash mismatches: {len(result.hash_mismatches)}")
+    lines.append(f"signature status: {result.signature_status}")
+    lines.append(f"signature note: {result.signature_note}")
+    if not result.ok and result.signature_errors:
+        lines.append("signature errors: " + "; ".join(result.signature_errors))
+    lines.append("next: " + " | ".join(result.next_commands))
+    return lines
+
+
+@gait_command(
+    cli,
+    "verify",
+    exit_codes=(0, 2, 6),
+    help=(
+        "Verify a runpack offline: every member's sha256, the manifest digest and, with a key, "
+        "its signatures. RUN is a run_id (looked up in ./gait-out, then $GAIT_HOME/runpacks) "
+        "or a path. Exit 2 when it does not verify."
+    ),
+)
+@click.argument("run", nargs=-1, metavar="RUN")
+@click.option(
+    "--profile",
+    default="standard",
+    show_default=True,
+    help="standard, or strict (requires a verified signature and a key).",
+)
+@click.option("--require-signature", is_flag=True, help="Fail unless a signature verifies.")
+@verify_key_options
+def verify(
+    run: tuple[str, ...],
+    profile: str,
+    require_signature: bool,
+    public_key: str,
+    public_key_env: str,
+    private_key: str,
+    private_key_env: str,
+) -> Report:
+    if len(run) != 1:
+        raise InvalidInputError("expected run_id or path")
+    resolved_profile = profile.strip().lower() or "standard"
+    if resolved_profile not in PROFILES:
+        raise InvalidInputError(
+            f"unsupported --profile value {profile!r} (expected standard or strict)"
+        )
+    key = verify_key(public_key, public_key_env, private_key, private_key_env)
+    if resolved_profile == "strict":
+        require_signature = True
+        if key is None:
+            raise InvalidInputError(
+                "strict verify profile requires --public-key/--public-key-env or private key source"
+            )
+    result = verify_runpack(
+        resolve_runpack(run[0]), public_key=key, require_signature=require_signature
+    )
+    payload = result.to_json()
+    payload.pop("ok")
+    return Report(
+        payload=payload,
+        text=_text(result),
+        ok=result.ok,
+        exit_code=ExitCode.OK if result.ok else ExitCode.VERIFICATION_FAILED,
+    )
