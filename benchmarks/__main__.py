@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import gate, startup
+from benchmarks import gate, runpack, startup
 
-SUITES = {"startup": startup.run, "gate": gate.run}
+SUITES = {"startup": startup.run, "gate": gate.run, "runpack": runpack.run}
 
 
 def main(argv: list[str]) -> int:

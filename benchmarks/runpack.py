@@ -1,9 +1,11 @@
 """Issue 4 budgets: verifying a runpack of 10,000 intents and 10,000 results.
 
-- Throughput: `verify_runpack` against plain hashlib sha256 over the same uncompressed bytes.
-  Members are deflated (the reference's format), and inflating them costs about three times
-  hashing them with SHA-NI, so the budget is 2x the unavoidable floor: zlib inflate plus
-  sha256 of every member, with no zip parsing. The ratio to plain hashlib is in the note.
+- Throughput: `verify_runpack` within 2x of plain hashlib sha256 over the same uncompressed
+  bytes (the issue's budget). Members are deflated (the reference's format), and inflating them
+  alone costs about three times hashing them with SHA-NI, so the figure beside it is the
+  unavoidable floor: zlib inflate plus sha256 of every member, with no zip parsing.
+- Four processes, as a new user runs them: demo, verify, regress init, regress run; total
+  median under 0.6 s.
 - Memory: the tracemalloc peak of verifying 10,000 intents may exceed that of 1,000 intents by
   at most two read chunks (members are hashed in 64 KiB chunks; the 1,000-intent members are
   smaller than one chunk, so they do not fill the buffers; from there on the peak is flat, the
@@ -13,7 +15,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import statistics
+import subprocess
 import tempfile
 import time
 import tracemalloc
@@ -22,7 +26,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.harness import Figure
+from benchmarks.harness import BIN, Figure
 from gait.runpack import record_run, verify_runpack
 from gait.runpack.zipio import CHUNK_BYTES
 
@@ -82,6 +86,34 @@ def peak_verify_bytes(path: Path) -> int:
         tracemalloc.stop()
 
 
+def first_win_total_ms() -> float:
+    """demo, verify, regress init, regress run in a fresh directory: median total time."""
+    gait = str(BIN / "gait")
+    steps = [
+        ["demo", "--json"],
+        ["verify", "run_demo", "--json"],
+        ["regress", "init", "--from", "run_demo", "--json"],
+        ["regress", "run", "--json", "--junit", "junit.xml"],
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    totals = []
+    for _ in range(1 + ROUNDS // 3):  # the first round warms caches and is not counted
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            for step in steps:
+                done = subprocess.run(
+                    [gait, *step],
+                    cwd=folder,
+                    env={**env, "GAIT_HOME": folder},
+                    capture_output=True,
+                    check=False,
+                )
+                if done.returncode != 0:
+                    raise RuntimeError(f"gait {' '.join(step)} exited {done.returncode}")
+            totals.append((time.perf_counter() - start) * 1000)
+    return statistics.median(totals[1:])
+
+
 def run() -> list[Figure]:
     with tempfile.TemporaryDirectory() as folder:
         small = record_synthetic(Path(folder), 1_000)
@@ -109,10 +141,10 @@ def run() -> list[Figure]:
             "verify_runpack, 10,000 intents and results",
             verify,
             "ms",
-            budget=2 * floor,
+            budget=2 * hashing,
             note=(
-                f"{megabytes / verify * 1000:,.0f} MB/s; {verify / floor:.2f}x the floor, "
-                f"{verify / hashing:.2f}x plain sha256"
+                f"{megabytes / verify * 1000:,.0f} MB/s; {verify / hashing:.2f}x plain sha256, "
+                f"{verify / floor:.2f}x the inflate floor"
             ),
         ),
         Figure("verify peak memory, 1,000 intents", small_peak, "KiB"),
@@ -122,6 +154,12 @@ def run() -> list[Figure]:
             "KiB",
             budget=small_peak + 2 * CHUNK_BYTES / 1024,
             note=f"{large_peak / small_peak:.2f}x the 1,000-intent peak",
+        ),
+        Figure(
+            "demo + verify + regress init + regress run (4 processes)",
+            first_win_total_ms(),
+            "ms",
+            budget=600.0,
         ),
     ]
 
