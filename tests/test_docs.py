@@ -90,7 +90,7 @@ def test_doc_runs(doc: Path, tmp_path: Path) -> None:
             assert done.returncode == expected, f"{doc.name}: {command}\n{done.stdout}{done.stderr}"
 
 
-def test_make_demo_prints_verified_signatures() -> None:
+def test_make_demo_runs_the_first_win_flow() -> None:
     done = subprocess.run(
         ["make", "-s", "demo"],
         cwd=REPO,
@@ -100,6 +100,8 @@ def test_make_demo_prints_verified_signatures() -> None:
         env={**os.environ, "GAIT_PLUGINS": ""},
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("verify ok", "regress init ok", "regress run ok"):
+        assert line in done.stdout
     assert done.stdout.count("trace verify ok") == 3
 
 
