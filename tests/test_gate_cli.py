@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -382,6 +384,43 @@ def test_bad_input_exits_6_with_no_trace(
     assert {"error", "error_category", "retryable", "hint"} <= set(out)
     assert "verdict" not in out
     assert list(tmp_path.glob("trace_*.json")) == []
+
+
+# What a decision with no plugin installed, no approval and no rate limit never needs. Hook
+# integrations run `gait gate eval` once per tool call, so each import is start-up time.
+NOT_FOR_A_PLAIN_DECISION = (
+    "pluggy",
+    "gait.hookspecs",
+    "gait.approval",
+    "gait.ratelimit",
+    "gait.intent_sections",
+    "gait.contracts.gate",
+    "gait.contracts.runpack",
+    "cattrs",
+    "rfc8785",
+    "tempfile",
+)
+
+
+def test_a_plain_decision_loads_only_what_it_needs(work: Path) -> None:
+    run = """
+import json, sys
+from gait_cli.main import main
+
+code = main(["gait", "gate", "eval", "--policy", "policy.yaml", "--intent", "delete.json"])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", run],
+        cwd=work,
+        env={**os.environ, **home(work), "GAIT_PLUGINS": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stderr.splitlines()[-1])
+    assert report["code"] == 3
+    assert [name for name in NOT_FOR_A_PLAIN_DECISION if name in report["modules"]] == []
 
 
 def test_missing_flags_exit_6(gait: RunGait) -> None:

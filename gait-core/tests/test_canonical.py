@@ -34,6 +34,9 @@ def test_fast_path_equals_rfc8785(value: Any) -> None:
 
 def test_known_differences_from_plain_json_dumps_are_handled() -> None:
     assert canonical_json({"a": 1.0, "b": 1e-7, "c": -0.0}) == b'{"a":1,"b":1e-7,"c":0}'
+    # Fractions take the fast path (a trace's latency_ms); exponents and huge integers do not.
+    floats = {"ms": 0.123456, "neg": -2.5, "small": 5e-05, "big": 1.5e300, "int": 2.0**60}
+    assert canonical_json(floats) == rfc8785.dumps(floats)
     assert canonical_json({"\ue000": 1, "\U0001f600": 2}) == rfc8785.dumps(
         {"\ue000": 1, "\U0001f600": 2}
     )

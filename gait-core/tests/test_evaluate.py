@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from gait import policy as policy_module
 from gait.evaluate import (
     Decision,
     evaluate,
@@ -629,6 +630,11 @@ VALUES = ["/tmp/a", "/etc/passwd", "api.example.com", "https://x.example/y", "ma
 OPERATIONS = ["read", "write", "delete", "exec", ""]
 SOURCES = ["user", "external", "tool_output"]
 VERDICT_LIST = ["allow", "dry_run", "require_approval", "block"]
+WORKSPACES = ["/repo/gait", "/repo", "/tmp/w", "/srv"]
+# Prefixes of one another, of a workspace at a path boundary or not, and of none.
+PREFIXES = ["/repo", "/repo/gait", "/re", "/tmp", "/srv/x"]
+HINTS = ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"]
+TARGET_HINTS = ["read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint"]
 
 
 def _sub(values: list[str]) -> st.SearchStrategy[list[str]]:
@@ -646,8 +652,10 @@ MATCHES = st.fixed_dictionaries(
         "destination_operations": _sub(OPERATIONS[:-1]),
         "provenance_sources": _sub(SOURCES),
         "endpoint_classes": _sub(["fs.read", "fs.write", "net.http", "other"]),
-        "workspace_prefixes": _sub(["/repo", "/tmp"]),
-        "tool_annotations": st.fixed_dictionaries({"readOnlyHint": st.booleans()}),
+        "workspace_prefixes": _sub(PREFIXES),
+        "tool_annotations": st.fixed_dictionaries(
+            {}, optional={hint: st.booleans() for hint in HINTS}
+        ),
     },
 )
 RULES = st.fixed_dictionaries(
@@ -673,7 +681,7 @@ RULES = st.fixed_dictionaries(
 
 @st.composite
 def policy_documents(draw: st.DrawFn) -> dict[str, Any]:
-    rules = draw(st.lists(RULES, max_size=8))
+    rules = draw(st.lists(RULES, max_size=10))
     for index, rule in enumerate(rules):
         rule["name"] = f"rule-{index}"
     document: dict[str, Any] = {
@@ -693,7 +701,7 @@ TARGETS = st.fixed_dictionaries(
     {"kind": st.sampled_from(KINDS), "value": st.sampled_from(VALUES)},
     optional={
         "operation": st.sampled_from(OPERATIONS),
-        "read_only_hint": st.booleans(),
+        **{hint: st.booleans() for hint in TARGET_HINTS},
     },
 )
 
@@ -706,7 +714,7 @@ def intents(draw: st.DrawFn) -> dict[str, Any]:
         provenance=draw(_sub(SOURCES)),
         context={
             "identity": draw(st.sampled_from(IDENTITIES)),
-            "workspace": draw(st.sampled_from(["/repo/gait", "/tmp/w", "/srv"])),
+            "workspace": draw(st.sampled_from(WORKSPACES)),
             "risk_class": draw(st.sampled_from(RISKS)),
             "phase": draw(st.sampled_from(["plan", "apply"])),
         },
@@ -735,6 +743,106 @@ def test_index_changes_no_decision(document: dict[str, Any], raw: dict[str, Any]
     indexed = evaluate(_compile(document), raw)
     linear = evaluate(_compile(document, indexed=False), raw)
     assert indexed == linear
+
+
+# One rule of each shape the index keys on its own, each in its own tier, plus a default: a
+# linear scan decides by the first rule that matches, and the index must find the same one.
+INDEX_SHAPES_POLICY = """
+default_verdict: dry_run
+rules:
+  - {name: tool, priority: 1, effect: block, match: {tool_names: [tool.delete]}}
+  - {name: identity, priority: 2, effect: require_approval, match: {identities: [bob]}}
+  - {name: deep, priority: 3, effect: block, match: {workspace_prefixes: [/repo/gait, /srv/x]}}
+  - {name: partial, priority: 4, effect: require_approval, match: {workspace_prefixes: [/re]}}
+  - name: destructive
+    priority: 5
+    effect: block
+    match: {tool_annotations: {readOnlyHint: false, destructiveHint: true}}
+  - {name: read-only, priority: 6, effect: allow, match: {tool_annotations: {readOnlyHint: true}}}
+  - name: open
+    priority: 7
+    effect: require_approval
+    match: {tool_annotations: {openWorldHint: true}}
+  - name: repeatable
+    priority: 8
+    effect: allow
+    match: {tool_annotations: {idempotentHint: false}}
+"""
+
+
+def test_every_rule_shape_is_indexed() -> None:
+    compiled = load_policy(INDEX_SHAPES_POLICY)
+    assert compiled.residual == ()
+    index = {rule.rule.name: (rule.index_fact, rule.index_values) for rule in compiled.rules}
+    assert index == {
+        "tool": (policy_module.FACT_TOOL_NAME, {"tool.delete"}),
+        "identity": (policy_module.FACT_IDENTITY, {"bob"}),
+        "deep": (policy_module.FACT_WORKSPACE, {"/repo/gait", "/srv/x"}),
+        "partial": (policy_module.FACT_WORKSPACE, {"/re"}),
+        # A hint that must be true selects fewer intents than one that must be false.
+        "destructive": (policy_module.FACT_DESTRUCTIVE_HINT, {True}),
+        "read-only": (policy_module.FACT_READ_ONLY_HINT, {True}),
+        "open": (policy_module.FACT_OPEN_WORLD_HINT, {True}),
+        "repeatable": (policy_module.FACT_IDEMPOTENT_HINT, {False}),
+    }
+    # Found through a bucket, a criterion is not tested again.
+    deep = next(rule for rule in compiled.rules if rule.rule.name == "deep")
+    assert deep.workspace_prefixes == () and deep.checks == ()
+
+
+def _hinted(**hints: bool) -> dict[str, Any]:
+    return {"kind": "path", "value": "/tmp/a", "operation": "write", **hints}
+
+
+@pytest.mark.parametrize(
+    ("tool", "identity", "workspace", "targets", "matched_rule"),
+    [
+        ("tool.delete", "bob", "/repo/gait", [], "tool"),
+        ("tool.write", "bob", "/repo/gait", [], "identity"),
+        ("tool.write", "alice", "/repo/gait/sub", [], "deep"),
+        ("tool.write", "alice", "/srv/x", [], "deep"),
+        ("tool.write", "alice", "/srv/xy", [], "deep"),
+        ("tool.write", "alice", "/repo", [], "partial"),
+        ("tool.write", "alice", "/re", [], "partial"),
+        ("tool.write", "alice", "/r", [], ""),
+        ("tool.write", "alice", "/srv", [_hinted(destructive_hint=True)], "destructive"),
+        (
+            "tool.write",
+            "alice",
+            "/srv",
+            [_hinted(read_only_hint=True, destructive_hint=True)],
+            "read-only",
+        ),
+        ("tool.write", "alice", "/srv", [_hinted(open_world_hint=True)], "open"),
+        ("tool.write", "alice", "/srv", [_hinted()], "repeatable"),
+        ("tool.write", "alice", "/srv", [_hinted(idempotent_hint=True)], ""),
+        (
+            "tool.write",
+            "alice",
+            "/srv",
+            [_hinted(idempotent_hint=True), _hinted(destructive_hint=True)],
+            "destructive",
+        ),
+        (
+            "tool.write",
+            "alice",
+            "/srv",
+            [_hinted(idempotent_hint=True, open_world_hint=True)],
+            "open",
+        ),
+        ("tool.write", "alice", "/srv", [], ""),
+    ],
+)
+def test_index_finds_what_a_linear_scan_finds(
+    tool: str, identity: str, workspace: str, targets: list[dict[str, Any]], matched_rule: str
+) -> None:
+    raw = intent(
+        tool, targets=targets, context={**CTX_LOW, "identity": identity, "workspace": workspace}
+    )
+    indexed = evaluate(load_policy(INDEX_SHAPES_POLICY), raw)
+    linear = evaluate(compile_policy(load_policy(INDEX_SHAPES_POLICY).policy, indexed=False), raw)
+    assert indexed == linear
+    assert indexed.matched_rule == matched_rule
 
 
 @PROPERTY_SETTINGS

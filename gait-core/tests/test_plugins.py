@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from gait.builtin_plugins import BUILTINS
 from gait.hookspecs import EvaluatorVerdict, ExportEvent
-from gait.plugins import load_plugins
+from gait.plugins import BUILTIN_HOOKS, load_plugins
 
 
 def _fixtures() -> ModuleType:
@@ -50,6 +52,30 @@ def test_builtins_load_even_with_no_plugins() -> None:
     host = load_plugins(enabled=False)
     assert statuses(host) == {"gait.ed25519": ("builtin", "")}
     assert "ed25519" in host.signers()
+
+
+def test_builtin_hook_table_is_what_the_builtins_implement() -> None:
+    manager = load_plugins(enabled=False).manager
+    implemented = tuple(
+        (name, tuple(sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])))
+        for name, plugin in BUILTINS
+    )
+    assert implemented == BUILTIN_HOOKS
+
+
+def test_without_installed_plugins_decisions_do_not_load_pluggy() -> None:
+    check = """
+import sys
+from gait.plugins import load_plugins
+
+host = load_plugins(allow="")
+assert host.evaluate(object(), "d" * 64) == []
+assert host.hookimpls("gait_export") == [] and host.add_commands(None) == []
+assert "pluggy" not in sys.modules
+assert "ed25519" in host.signers()
+assert "pluggy" in sys.modules
+"""
+    subprocess.run([sys.executable, "-c", check], check=True)
 
 
 def test_each_plugin_loads_in_isolation(site: Path) -> None:

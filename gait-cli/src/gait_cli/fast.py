@@ -28,9 +28,14 @@ def dump_json(payload: dict[str, object]) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
 
 
+def command_args(argv: list[str]) -> list[str]:
+    """The arguments after the program name, without the global options."""
+    return [arg for arg in argv[1:] if arg not in GLOBAL_OPTIONS]
+
+
 def try_fast_path(argv: list[str]) -> int | None:
     """Answer `version` and top-level help directly; None means: use the full CLI."""
-    args = [arg for arg in argv[1:] if arg not in GLOBAL_OPTIONS]
+    args = command_args(argv)
     if args in (["version"], ["version", "--json"], ["--json", "version"], ["--version"]):
         if "--json" in args:
             from gait import __version__ as core_version

@@ -2,18 +2,18 @@
 
 `canonical_json` is byte-identical to the `rfc8785` package. For the common domain of Gait
 records (string keys without astral characters, integers within +-(2**53 - 1), integral floats,
-strings, bools, null) it serialises through the standard library, which is several times faster;
-anything outside that domain goes to `rfc8785`. The property tests prove the two agree.
+other finite floats that `repr` writes without an exponent, strings, bools, null) it serialises
+through the standard library, which is several times faster; anything outside that domain goes
+to `rfc8785`. The property tests prove the two agree.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
-
-import rfc8785
 
 _MAX_SAFE_INT = 2**53 - 1
 _fast_encoder = json.JSONEncoder(
@@ -34,8 +34,13 @@ def _to_fast_domain(value: Any) -> Any:
             return value
         raise _OutsideFastDomain
     if isinstance(value, float):
-        if value.is_integer() and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
-            return int(value)
+        if value.is_integer():
+            if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+                return int(value)
+            raise _OutsideFastDomain
+        # rfc8785 writes str(value) unless that has an exponent (a trace's latency_ms, say).
+        if math.isfinite(value) and "e" not in repr(value):
+            return value
         raise _OutsideFastDomain
     if isinstance(value, Mapping):
         out = {}
@@ -55,6 +60,8 @@ def canonical_json(value: Any) -> bytes:
     try:
         return _fast_encoder.encode(_to_fast_domain(value)).encode("utf-8")
     except (_OutsideFastDomain, UnicodeEncodeError, ValueError):
+        import rfc8785  # imported here: start-up budget (records rarely leave the fast domain)
+
         return rfc8785.dumps(value)
 
 

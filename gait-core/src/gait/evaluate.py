@@ -17,7 +17,7 @@ kill switch, signing) is not done here. `Decision` carries what those steps need
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -28,7 +28,6 @@ from gait.intent import (
     Context,
     IntentError,
     NormalizedIntent,
-    SkillProvenance,
     Target,
     normalize_intent,
     prepare_for_evaluation,
@@ -52,6 +51,7 @@ from gait.policy import (
     FACT_TARGET_KIND,
     FACT_TARGET_VALUE,
     FACT_TOOL_NAME,
+    FACT_WORKSPACE,
     CompiledPolicy,
     CompiledRule,
     Dataflow,
@@ -61,6 +61,9 @@ from gait.policy import (
     go_lower,
     go_trim,
 )
+
+if TYPE_CHECKING:
+    from gait.intent_sections import SkillProvenance
 
 __all__ = [
     "EXIT_CODE_BY_VERDICT",
@@ -241,6 +244,7 @@ _FACT_BUILDERS: Final[tuple[Callable[[_Subject], Any], ...]] = (
     lambda s: {t.destructive_hint for t in s.targets},  # FACT_DESTRUCTIVE_HINT
     lambda s: {t.idempotent_hint for t in s.targets},  # FACT_IDEMPOTENT_HINT
     lambda s: {t.open_world_hint for t in s.targets},  # FACT_OPEN_WORLD_HINT
+    lambda s: (s.context.workspace,),  # FACT_WORKSPACE
 )
 assert len(_FACT_BUILDERS) == FACT_COUNT
 assert (FACT_TOOL_NAME, FACT_RISK_CLASS, FACT_IDENTITY, FACT_TARGET_KIND) == (0, 1, 2, 3)
@@ -248,6 +252,7 @@ assert (FACT_TARGET_VALUE, FACT_ENDPOINT_CLASS, FACT_DISCOVERY_METHOD) == (4, 5,
 assert (FACT_SENSITIVITY, FACT_OPERATION, FACT_PROVENANCE_SOURCE) == (7, 8, 9)
 assert (FACT_SKILL_PUBLISHER, FACT_SKILL_SOURCE, FACT_READ_ONLY_HINT) == (10, 11, 12)
 assert (FACT_DESTRUCTIVE_HINT, FACT_IDEMPOTENT_HINT, FACT_OPEN_WORLD_HINT) == (13, 14, 15)
+assert FACT_WORKSPACE == 16
 
 
 def _rule_matches(compiled: CompiledRule, subject: _Subject) -> bool:

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
+
+# tempfile.mkstemp's flags: create the file or fail, and never follow a planted symlink.
+_CREATE_FLAGS = (
+    os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def _create_beside(path: Path) -> tuple[int, str]:
+    """Create and open a new owner-only file in the folder of `path`, as tempfile.mkstemp would.
+
+    Not tempfile itself: importing it costs start-up time, and every decision writes a trace.
+    """
+    while True:
+        name = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(name, _CREATE_FLAGS, 0o600), name
+        except FileExistsError:
+            continue
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool = True) -> None:
@@ -16,7 +33,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool 
     """
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -13,27 +13,27 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from gait import __version__
-from gait.approval import (
-    ApprovalContext,
-    ApprovalOutcome,
-    TokenCheck,
-    check_token,
-    decide_approvals,
-)
-from gait.contracts import TraceRecord, to_wire
+from gait.contracts import to_wire
+from gait.contracts.trace import TraceRecord
 from gait.evaluate import Decision, evaluate, most_restrictive
-from gait.hookspecs import EvaluatorVerdict, ExportEvent
 from gait.keys import SigningKey, VerifyKey
-from gait.plugins import ExportFailure, PluginHost
 from gait.policy import CompiledPolicy, load_policy, load_policy_file
-from gait.ratelimit import LimitResult, LimitSpec, consume
 from gait.timefmt import GoTime
 from gait.trace import TraceInput, build_trace, sign_trace, trace_id_for, write_trace
+
+if TYPE_CHECKING:
+    # Approvals, rate limits and plugins are imported where they are used: most decisions need
+    # none of them, and every import costs start-up time (`gait gate eval` runs once per tool
+    # call).
+    from gait.approval import ApprovalContext, ApprovalOutcome
+    from gait.hookspecs import EvaluatorVerdict, ExportEvent
+    from gait.plugins import ExportFailure, PluginHost
+    from gait.ratelimit import LimitResult
 
 ZERO_CREATED_AT = GoTime.parse("1980-01-01T00:00:00Z")
 
@@ -186,7 +186,9 @@ class Gate:
         trace = sign_trace(build_trace(source, observed_at=observed_at), key)
         if path is not None:
             write_trace(path, trace)
-        if self.plugins is not None:
+        if self.plugins is not None and self.plugins.hookimpls("gait_export"):
+            from gait.hookspecs import ExportEvent
+
             self.export(ExportEvent(kind="decision", record=to_wire(trace)))
         return trace
 
@@ -199,6 +201,8 @@ def _limit(
 ) -> LimitResult | None:
     if spec is None or spec.requests <= 0:
         return None
+    from gait.ratelimit import LimitSpec, consume
+
     return consume(
         state,
         LimitSpec(requests=spec.requests, window=spec.window, scope=spec.scope),
@@ -209,6 +213,8 @@ def _limit(
 
 
 def approval_context(decision: GateDecision) -> ApprovalContext:
+    from gait.approval import ApprovalContext
+
     intent = decision.evaluation.intent
     assert intent is not None
     scope = [f"tool:{intent.tool_name}"]
@@ -265,6 +271,8 @@ def enforce(decision: GateDecision, options: EnforceOptions) -> GateOutcome:
     approval: ApprovalOutcome | None = None
     context: ApprovalContext | None = None
     if verdict == "require_approval" and intent is not None:
+        from gait.approval import TokenCheck, check_token, decide_approvals
+
         context = approval_context(decision)
         checks: list[TokenCheck] = []
         for raw in options.approval_tokens:

@@ -16,6 +16,10 @@ it (`core/gate/intent.go`). This module reproduces both steps:
 including Go's `omitempty` rules and its zero-time quirk (§1). Digests are computed lazily and
 cached on the instance.
 
+The optional sections (script, skill provenance, delegation, the context's agent identity and
+sandbox) live in `gait.intent_sections`, imported only for an intent that has one (start-up
+budget); their types stay importable from here.
+
 String handling follows Go, not Python: `go_trim_space` is `strings.TrimSpace` (Unicode
 `White_Space` minus the characters `str.strip` also removes) and `go_lower` is `strings.ToLower`
 (per-rune simple lowercase mapping).
@@ -31,14 +35,25 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 import attrs
 
 from gait.canonical import canonical_json, sha256_hex
 from gait.errors import InvalidInputError
 from gait.limits import MAX_INTENT_BYTES, MAX_JSON_DEPTH
-from gait.timefmt import ZERO_TIME_TEXT, GoTime
+from gait.timefmt import GoTime
+
+if TYPE_CHECKING:
+    from gait.intent_sections import (
+        AgentIdentity,
+        Delegation,
+        DelegationLink,
+        Sandbox,
+        Script,
+        ScriptStep,
+        SkillProvenance,
+    )
 
 __all__ = [
     "AgentIdentity",
@@ -62,9 +77,29 @@ __all__ = [
     "raw_risk_class",
 ]
 
+_SECTION_TYPES: Final = frozenset(
+    {
+        "AgentIdentity",
+        "Delegation",
+        "DelegationLink",
+        "Sandbox",
+        "Script",
+        "ScriptStep",
+        "SkillProvenance",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SECTION_TYPES:
+        from gait import intent_sections
+
+        return getattr(intent_sections, name)
+    raise AttributeError(f"module 'gait.intent' has no attribute {name!r}")
+
+
 INTENT_SCHEMA_ID: Final = "gait.gate.intent_request"
 INTENT_SCHEMA_VERSION: Final = "1.0.0"
-MAX_SCRIPT_STEPS: Final = 64
 
 
 class IntentError(InvalidInputError):
@@ -90,7 +125,8 @@ _GO_SPACE: Final = (
     + "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     + "\u2028\u2029\u202f\u205f\u3000"
 )
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+# Compiled (by `re`) on first use: only non-ASCII text can hold lone surrogates.
+_SURROGATE: Final = "[\ud800-\udfff]"
 
 
 def go_trim_space(text: str) -> str:
@@ -101,8 +137,8 @@ def go_trim_space(text: str) -> str:
     """
     if text.isascii():
         return text.strip(_ASCII_SPACE)
-    if _SURROGATE.search(text) is not None:
-        text = _SURROGATE.sub("\ufffd", text)
+    if re.search(_SURROGATE, text) is not None:
+        text = re.sub(_SURROGATE, "\ufffd", text)
     return text.strip(_GO_SPACE)
 
 
@@ -146,33 +182,8 @@ def _fold_key(key: str) -> str:
     return key.lower().replace("\u017f", "s")
 
 
-_HEX64: Final = re.compile("[a-f0-9]{64}")
-
-
 def _is_hex64(text: str) -> bool:
-    return len(text) == 64 and _HEX64.fullmatch(text) is not None
-
-
-def _go_clean_path(path: str) -> str:
-    """Go `path.Clean` (what `filepath.Clean` does on Unix)."""
-    if path == "":
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(segment)
-    cleaned = "/".join(parts)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."
+    return len(text) == 64 and not text.strip("0123456789abcdef")
 
 
 def _go_base(path: str) -> str:
@@ -430,10 +441,6 @@ def _json_int(value: int) -> int | float:
     return value if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT else float(value)
 
 
-def _time_text(value: GoTime | None) -> str:
-    return ZERO_TIME_TEXT if value is None else value.format()
-
-
 @attrs.frozen
 class Target:
     """A normalized target. Field order is the sort order of spec §2.2."""
@@ -498,144 +505,6 @@ class ArgProvenance:
 _provenance_sort_key: Final = operator.attrgetter(
     "arg_path", "source", "source_ref", "integrity_digest"
 )
-
-
-@attrs.frozen
-class SkillProvenance:
-    skill_name: str
-    source: str
-    publisher: str
-    skill_version: str = ""
-    digest: str = ""
-    signature_key_id: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        out = {"skill_name": self.skill_name, "source": self.source, "publisher": self.publisher}
-        if self.skill_version:
-            out["skill_version"] = self.skill_version
-        if self.digest:
-            out["digest"] = self.digest
-        if self.signature_key_id:
-            out["signature_key_id"] = self.signature_key_id
-        return out
-
-
-@attrs.frozen
-class DelegationLink:
-    """One hop of `delegation.chain`. A time of `None` is Go's zero time."""
-
-    delegator_identity: str
-    delegate_identity: str
-    scope_class: str = ""
-    token_ref: str = ""
-    issued_at: GoTime | None = None
-    expires_at: GoTime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out = {
-            "delegator_identity": self.delegator_identity,
-            "delegate_identity": self.delegate_identity,
-            # time.Time is a struct, so `omitempty` never drops it (spec §1).
-            "issued_at": _time_text(self.issued_at),
-            "expires_at": _time_text(self.expires_at),
-        }
-        if self.scope_class:
-            out["scope_class"] = self.scope_class
-        if self.token_ref:
-            out["token_ref"] = self.token_ref
-        return out
-
-
-@attrs.frozen
-class Delegation:
-    requester_identity: str
-    scope_class: str = ""
-    token_refs: tuple[str, ...] = ()
-    chain: tuple[DelegationLink, ...] = ()
-    issued_at: GoTime | None = None
-    expires_at: GoTime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "requester_identity": self.requester_identity,
-            "issued_at": _time_text(self.issued_at),
-            "expires_at": _time_text(self.expires_at),
-        }
-        if self.scope_class:
-            out["scope_class"] = self.scope_class
-        if self.token_refs:
-            out["token_refs"] = list(self.token_refs)
-        if self.chain:
-            out["chain"] = [link.to_json() for link in self.chain]
-        return out
-
-
-@attrs.frozen
-class AgentIdentity:
-    lifecycle_states: tuple[str, ...] = ()
-    owner: str = ""
-    manifest_digest: str = ""
-    publisher: str = ""
-    source: str = ""
-    issued_at: GoTime | None = None
-    approved_at: GoTime | None = None
-    expires_at: GoTime | None = None
-    revoked: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "issued_at": _time_text(self.issued_at),
-            "approved_at": _time_text(self.approved_at),
-            "expires_at": _time_text(self.expires_at),
-        }
-        if self.lifecycle_states:
-            out["lifecycle_states"] = list(self.lifecycle_states)
-        if self.owner:
-            out["owner"] = self.owner
-        if self.manifest_digest:
-            out["manifest_digest"] = self.manifest_digest
-        if self.publisher:
-            out["publisher"] = self.publisher
-        if self.source:
-            out["source"] = self.source
-        if self.revoked:
-            out["revoked"] = True
-        return out
-
-
-@attrs.frozen
-class Sandbox:
-    network_mode: str = ""
-    writable_paths: tuple[str, ...] = ()
-    read_only_roots: tuple[str, ...] = ()
-    env_exposure_mode: str = ""
-    timeout_seconds: int = 0
-    filesystem_isolation: str = ""
-    user_mode: str = ""
-    evidence_ref: str = ""
-    evidence_digest: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.network_mode:
-            out["network_mode"] = self.network_mode
-        if self.writable_paths:
-            out["writable_paths"] = list(self.writable_paths)
-        if self.read_only_roots:
-            out["read_only_roots"] = list(self.read_only_roots)
-        if self.env_exposure_mode:
-            out["env_exposure_mode"] = self.env_exposure_mode
-        if self.timeout_seconds:
-            out["timeout_seconds"] = _json_int(self.timeout_seconds)
-        if self.filesystem_isolation:
-            out["filesystem_isolation"] = self.filesystem_isolation
-        if self.user_mode:
-            out["user_mode"] = self.user_mode
-        if self.evidence_ref:
-            out["evidence_ref"] = self.evidence_ref
-        if self.evidence_digest:
-            out["evidence_digest"] = self.evidence_digest
-        return out
 
 
 # Context strings that are only trimmed, in Go's field order.
@@ -731,30 +600,6 @@ class Context:
         if self.sandbox is not None:
             out["sandbox"] = self.sandbox.to_json()
         return out
-
-
-@attrs.frozen
-class ScriptStep:
-    tool_name: str
-    args: dict[str, Any]
-    targets: tuple[Target, ...] = ()
-    arg_provenance: tuple[ArgProvenance, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"tool_name": self.tool_name, "args": self.args}
-        if self.targets:
-            out["targets"] = [target.to_json() for target in self.targets]
-        if self.arg_provenance:
-            out["arg_provenance"] = [entry.to_json() for entry in self.arg_provenance]
-        return out
-
-
-@attrs.frozen
-class Script:
-    steps: tuple[ScriptStep, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"steps": [step.to_json() for step in self.steps]}
 
 
 _T = TypeVar("_T")
@@ -1366,10 +1211,7 @@ _CREDENTIAL_SOURCES: Final = frozenset(
 _CREDENTIAL_ACCESS_TYPES: Final = frozenset(
     {"cloud_admin", "inherited", "jit", "standing", "static", "unknown"}
 )
-_SANDBOX_NETWORK_MODES: Final = frozenset({"disabled", "egress_allowlist", "full"})
-_SANDBOX_ENV_EXPOSURE_MODES: Final = frozenset({"allowlist", "full", "none"})
-_SANDBOX_FILESYSTEM_ISOLATIONS: Final = frozenset({"container", "none", "workspace"})
-_SANDBOX_USER_MODES: Final = frozenset({"default", "root", "unprivileged"})
+
 
 _READ_OPERATIONS: Final = frozenset(
     {"read", "get", "list", "open", "cat", "head", "download", "stat"}
@@ -1610,7 +1452,19 @@ _SAFE_KEY_SUFFIXES: Final = (
     "_scope",
     "_scopes",
 )
-_CREDENTIAL_KEY: Final = re.compile("token|secret|api[_-]?key|access[_-]?key|password|credential")
+# The reference's pattern `token|secret|api[_-]?key|access[_-]?key|password|credential`.
+_CREDENTIAL_KEY_WORDS: Final = (
+    "token",
+    "secret",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "password",
+    "credential",
+)
 _SAFE_VALUE_PREFIXES: Final = ("env:", "stub:", "cmd:", "ref:", "sha256:")
 _SECRET_VALUE_PREFIXES: Final = ("ghp_", "gho_", "github_pat_", "sk-", "AKIA", "ASIA")
 _ASCII_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -1623,7 +1477,8 @@ def _key_suggests_credential(key: str) -> bool:
     if not name or name.endswith(_SAFE_KEY_SUFFIXES):
         return False
     # Go matches with (?i): on lower-cased text that only adds U+017F as a second "s".
-    return _CREDENTIAL_KEY.search(name.replace("\u017f", "s")) is not None
+    name = name.replace("\u017f", "s")
+    return any(word in name for word in _CREDENTIAL_KEY_WORDS)
 
 
 def _looks_like_secret(value: str) -> bool:
@@ -1660,229 +1515,13 @@ def _reject_raw_credentials(path: str, value: Any) -> None:
                 _reject_raw_credentials(f"{path}[{index}]", child)
 
 
-# ---- script ------------------------------------------------------------------------------------
-
-
-def _normalize_script(raw: Mapping[str, Any]) -> Script:
-    steps_in = raw.get("steps") or []
-    if not steps_in:
-        raise IntentError("script.steps must not be empty")
-    if len(steps_in) > MAX_SCRIPT_STEPS:
-        raise IntentError(f"script.steps exceeds max supported steps ({MAX_SCRIPT_STEPS})")
-    steps: list[ScriptStep] = []
-    for index, step in enumerate(steps_in):
-        tool_name = _norm(step.get("tool_name", ""))
-        if not tool_name:
-            raise IntentError(f"script.steps[{index}].tool_name is required")
-        args = _normalize_args(step.get("args"), f"normalize script.steps[{index}].args")
-        try:
-            targets = _normalize_targets(tool_name, step.get("targets"))
-        except IntentError as exc:
-            raise IntentError(f"normalize script.steps[{index}].targets: {exc}") from None
-        try:
-            provenance = _normalize_provenance(step.get("arg_provenance"))
-        except IntentError as exc:
-            raise IntentError(f"normalize script.steps[{index}].arg_provenance: {exc}") from None
-        steps.append(ScriptStep(tool_name, args, targets, provenance))
-    return Script(tuple(steps))
-
-
-# ---- skill provenance and delegation -----------------------------------------------------------
-
-
-def _normalize_skill_provenance(raw: Mapping[str, Any]) -> SkillProvenance:
-    skill_name = _get_trim(raw, "skill_name")
-    source = _get_norm(raw, "source")
-    publisher = _get_trim(raw, "publisher")
-    if not skill_name or not source or not publisher:
-        raise IntentError("skill provenance requires skill_name, source, and publisher")
-    skill_digest = _get_norm(raw, "digest")
-    if skill_digest and not _is_hex64(skill_digest):
-        raise IntentError(f"invalid skill provenance digest: {skill_digest}")
-    return SkillProvenance(
-        skill_name,
-        source,
-        publisher,
-        _get_trim(raw, "skill_version"),
-        skill_digest,
-        _get_trim(raw, "signature_key_id"),
-    )
-
-
-def _utc(value: GoTime | None) -> GoTime | None:
-    return None if value is None else value.utc()
-
-
-def _after(later: GoTime, earlier: GoTime) -> bool:
-    """`later.After(earlier)` for two times already in UTC."""
-    return (later.moment, later.nanos) > (earlier.moment, earlier.nanos)
-
-
-def _normalize_delegation(raw: Mapping[str, Any]) -> Delegation:
-    requester = _get_trim(raw, "requester_identity")
-    if not requester:
-        raise IntentError("delegation.requester_identity is required")
-    scope_class = _get_norm(raw, "scope_class")
-    token_refs = _unique_sorted(raw.get("token_refs") or ())
-    chain: list[DelegationLink] = []
-    for index, link in enumerate(raw.get("chain") or ()):
-        delegator = go_trim_space(link.get("delegator_identity", ""))
-        delegate = go_trim_space(link.get("delegate_identity", ""))
-        if not delegator or not delegate:
-            raise IntentError(
-                f"delegation.chain[{index}] requires delegator_identity and delegate_identity"
-            )
-        if index > 0 and chain[index - 1].delegate_identity != delegator:
-            raise IntentError(
-                f"delegation.chain[{index}] delegator_identity must match "
-                f"delegation.chain[{index - 1}].delegate_identity"
-            )
-        issued_at = _utc(link.get("issued_at"))
-        expires_at = _utc(link.get("expires_at"))
-        if issued_at is not None and expires_at is not None and not _after(expires_at, issued_at):
-            raise IntentError(f"delegation.chain[{index}] expires_at must be after issued_at")
-        chain.append(
-            DelegationLink(
-                delegator,
-                delegate,
-                _norm(link.get("scope_class", "")),
-                go_trim_space(link.get("token_ref", "")),
-                issued_at,
-                expires_at,
-            )
-        )
-    issued_at = _utc(raw.get("issued_at"))
-    expires_at = _utc(raw.get("expires_at"))
-    if issued_at is not None and expires_at is not None and not _after(expires_at, issued_at):
-        raise IntentError("delegation.expires_at must be after issued_at")
-    if chain and chain[-1].delegate_identity != requester:
-        raise IntentError(
-            "delegation.chain last delegate_identity must match delegation.requester_identity"
-        )
-    return Delegation(requester, scope_class, token_refs, tuple(chain), issued_at, expires_at)
-
-
 # ---- context -----------------------------------------------------------------------------------
-
-_ENV_ASSIGNMENT: Final = re.compile("[A-Za-z_][A-Za-z0-9_]*=")
-_EVIDENCE_REF_PREFIXES: Final = ("ref:", "receipt:", "proof:", "sandbox:", "sha256:")
-
-
-def _reject_sandbox_string(path: str, value: str) -> None:
-    trimmed = go_trim_space(value)
-    if not trimmed:
-        return
-    if _ENV_ASSIGNMENT.match(trimmed) is not None:
-        raise IntentError(f"{path} must not contain raw environment variable assignments")
-    if not path.endswith(".evidence_ref"):
-        return
-    if go_lower(trimmed).startswith(_EVIDENCE_REF_PREFIXES):
-        return
-    if _looks_like_secret(trimmed):
-        raise IntentError(
-            f"{path} must not contain secret-like sandbox material; "
-            "use sandbox evidence refs or digests instead"
-        )
-
-
-def _normalize_sandbox_paths(path: str, values: list[str] | None) -> tuple[str, ...]:
-    if not values:
-        return ()
-    seen: set[str] = set()
-    for index, raw in enumerate(values):
-        value = _go_clean_path(go_trim_space(raw))
-        if value in (".", ""):
-            continue
-        _reject_sandbox_string(f"{path}[{index}]", value)
-        seen.add(value)
-    return tuple(sorted(seen))
 
 
 def _enum(value: str, allowed: frozenset[str], message: str) -> str:
     if value and value not in allowed:
         raise IntentError(f"{message}: {value}")
     return value
-
-
-def _normalize_sandbox(raw: Mapping[str, Any]) -> Sandbox | None:
-    network_mode = _enum(
-        _get_norm(raw, "network_mode"),
-        _SANDBOX_NETWORK_MODES,
-        "context.sandbox.network_mode is unsupported",
-    )
-    env_exposure_mode = _enum(
-        _get_norm(raw, "env_exposure_mode"),
-        _SANDBOX_ENV_EXPOSURE_MODES,
-        "context.sandbox.env_exposure_mode is unsupported",
-    )
-    filesystem_isolation = _enum(
-        _get_norm(raw, "filesystem_isolation"),
-        _SANDBOX_FILESYSTEM_ISOLATIONS,
-        "context.sandbox.filesystem_isolation is unsupported",
-    )
-    user_mode = _enum(
-        _get_norm(raw, "user_mode"),
-        _SANDBOX_USER_MODES,
-        "context.sandbox.user_mode is unsupported",
-    )
-    timeout_seconds: int = raw.get("timeout_seconds", 0)
-    if timeout_seconds < 0:
-        raise IntentError("context.sandbox.timeout_seconds must be >= 0")
-    writable_paths = _normalize_sandbox_paths(
-        "context.sandbox.writable_paths", raw.get("writable_paths")
-    )
-    read_only_roots = _normalize_sandbox_paths(
-        "context.sandbox.read_only_roots", raw.get("read_only_roots")
-    )
-    evidence_ref = _get_trim(raw, "evidence_ref")
-    evidence_digest = _get_norm(raw, "evidence_digest")
-    if evidence_digest and not _is_hex64(evidence_digest):
-        raise IntentError("context.sandbox.evidence_digest must be sha256 hex")
-    _reject_sandbox_string("context.sandbox.evidence_ref", evidence_ref)
-    sandbox = Sandbox(
-        network_mode,
-        writable_paths,
-        read_only_roots,
-        env_exposure_mode,
-        timeout_seconds,
-        filesystem_isolation,
-        user_mode,
-        evidence_ref,
-        evidence_digest,
-    )
-    if sandbox == _EMPTY_SANDBOX:
-        return None
-    return sandbox
-
-
-_EMPTY_SANDBOX: Final = Sandbox()
-
-
-def _normalize_agent_identity(raw: Mapping[str, Any]) -> AgentIdentity:
-    manifest_digest = _get_norm(raw, "manifest_digest")
-    if manifest_digest and not _is_hex64(manifest_digest):
-        raise IntentError("context.agent_identity.manifest_digest must be sha256 hex")
-    issued_at = _utc(raw.get("issued_at"))
-    approved_at = _utc(raw.get("approved_at"))
-    expires_at = _utc(raw.get("expires_at"))
-    if issued_at is not None and approved_at is not None and _after(issued_at, approved_at):
-        raise IntentError("context.agent_identity.approved_at must be on or after issued_at")
-    if expires_at is not None:
-        if issued_at is not None and not _after(expires_at, issued_at):
-            raise IntentError("context.agent_identity.expires_at must be after issued_at")
-        if approved_at is not None and not _after(expires_at, approved_at):
-            raise IntentError("context.agent_identity.expires_at must be after approved_at")
-    return AgentIdentity(
-        _unique_sorted(raw.get("lifecycle_states") or ()),
-        _get_trim(raw, "owner"),
-        manifest_digest,
-        _get_trim(raw, "publisher"),
-        _get_norm(raw, "source"),
-        issued_at,
-        approved_at,
-        expires_at,
-        raw.get("revoked", False),
-    )
 
 
 def _normalize_auth_context(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -1911,9 +1550,17 @@ def _normalize_context(raw: Mapping[str, Any]) -> Context:
 
     auth_context = _normalize_auth_context(raw.get("auth_context"))
     sandbox_raw = raw.get("sandbox")
-    sandbox = None if sandbox_raw is None else _normalize_sandbox(sandbox_raw)
+    sandbox = None
+    if sandbox_raw is not None:
+        from gait.intent_sections import normalize_sandbox
+
+        sandbox = normalize_sandbox(sandbox_raw)
     identity_raw = raw.get("agent_identity")
-    agent_identity = None if identity_raw is None else _normalize_agent_identity(identity_raw)
+    agent_identity = None
+    if identity_raw is not None:
+        from gait.intent_sections import normalize_agent_identity
+
+        agent_identity = normalize_agent_identity(identity_raw)
     context_set_digest = _get_norm(raw, "context_set_digest")
     if context_set_digest and not _is_hex64(context_set_digest):
         raise IntentError("context.context_set_digest must be sha256 hex")
@@ -2086,7 +1733,11 @@ def normalize_intent(raw: Mapping[str, Any]) -> NormalizedIntent:
     request = _decode_request(raw)
 
     script_raw = request.get("script")
-    script = None if script_raw is None else _normalize_script(script_raw)
+    script = None
+    if script_raw is not None:
+        from gait.intent_sections import normalize_script
+
+        script = normalize_script(script_raw)
 
     tool_name = "script" if script is not None else _norm(request.get("tool_name", ""))
     if not tool_name:
@@ -2111,10 +1762,18 @@ def normalize_intent(raw: Mapping[str, Any]) -> NormalizedIntent:
         provenance = _normalize_provenance(provenance_in)
 
     skill_raw = request.get("skill_provenance")
-    skill = None if skill_raw is None else _normalize_skill_provenance(skill_raw)
+    skill = None
+    if skill_raw is not None:
+        from gait.intent_sections import normalize_skill_provenance
+
+        skill = normalize_skill_provenance(skill_raw)
     context = _normalize_context(request.get("context") or {})
     delegation_raw = request.get("delegation")
-    delegation = None if delegation_raw is None else _normalize_delegation(delegation_raw)
+    delegation = None
+    if delegation_raw is not None:
+        from gait.intent_sections import normalize_delegation
+
+        delegation = normalize_delegation(delegation_raw)
     script_hash = ""
     if script is not None:
         fast = all(_fast_domain(step.args) for step in script.steps)

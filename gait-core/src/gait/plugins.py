@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import pluggy
 
 from gait import __version__
-from gait.builtin_plugins import BUILTINS
-from gait.hookspecs import PROJECT, Bridge, EvaluatorVerdict, ExportEvent, GaitSpecs, SignerBackend
 from gait.plugin_discovery import EntryPoint, gait_entry_points, selected
 
+if TYPE_CHECKING:
+    import pluggy
+
+    from gait.hookspecs import Bridge, EvaluatorVerdict, ExportEvent, SignerBackend
+
 ENV_ALLOWLIST = "GAIT_PLUGINS"
+
+# The built-ins (`gait.builtin_plugins.BUILTINS`) and the hooks each implements, known here so
+# that a host with no installed plugin answers the hooks no built-in implements without
+# importing pluggy or the built-ins (start-up budget). test_plugins checks it against pluggy.
+BUILTIN_HOOKS: tuple[tuple[str, tuple[str, ...]], ...] = (("gait.ed25519", ("gait_sign",)),)
 
 
 @attrs.frozen(kw_only=True)
@@ -52,27 +59,44 @@ class PluginRefused(Exception):
 
 
 class PluginHost:
-    """A pluggy manager with the built-ins and the selected installed plugins."""
+    """A pluggy manager with the built-ins and the selected installed plugins.
+
+    The manager is built, with the built-ins registered, on first use. Until then the built-ins
+    are the only plugins, so a hook none of them implements has no implementation to call.
+    """
 
     def __init__(self) -> None:
-        self.manager = pluggy.PluginManager(PROJECT)
-        self.manager.add_hookspecs(GaitSpecs)
-        self.records: list[PluginRecord] = []
+        self._manager: pluggy.PluginManager | None = None
+        self.records: list[PluginRecord] = [
+            PluginRecord(
+                name=name, dist="gait-core", version=__version__, status="builtin", hooks=hooks
+            )
+            for name, hooks in BUILTIN_HOOKS
+        ]
+
+    @property
+    def manager(self) -> pluggy.PluginManager:
+        if self._manager is None:
+            import pluggy
+
+            from gait.builtin_plugins import BUILTINS
+            from gait.hookspecs import PROJECT, GaitSpecs
+
+            manager = pluggy.PluginManager(PROJECT)
+            manager.add_hookspecs(GaitSpecs)
+            for name, plugin in BUILTINS:
+                manager.register(plugin, name=name)
+            self._manager = manager
+        return self._manager
+
+    def hookimpls(self, hook: str) -> list[pluggy.HookImpl]:
+        """The registered implementations of `hook` (the manager is not built to find none)."""
+        if self._manager is None and not any(hook in hooks for _, hooks in BUILTIN_HOOKS):
+            return []
+        caller: pluggy.HookCaller = getattr(self.manager.hook, hook)
+        return caller.get_hookimpls()
 
     # -- loading ---------------------------------------------------------------------------
-
-    def register_builtins(self) -> None:
-        for name, plugin in BUILTINS:
-            self.manager.register(plugin, name=name)
-            self.records.append(
-                PluginRecord(
-                    name=name,
-                    dist="gait-core",
-                    version=__version__,
-                    status="builtin",
-                    hooks=self._hooks_of(plugin),
-                )
-            )
 
     def load_entry_point(self, ep: EntryPoint) -> PluginRecord:
         """Import and register one plugin; any failure is recorded, never raised."""
@@ -106,7 +130,7 @@ class PluginHost:
         for caller in self.manager.get_hookcallers(plugin) or []:
             if caller.spec is None:
                 raise PluginRefused(f"implements unknown hook {caller.name}")
-        for impl in self.manager.hook.gait_evaluate.get_hookimpls():
+        for impl in self.hookimpls("gait_evaluate"):
             if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
                 raise PluginRefused(
                     "a hook wrapper on gait_evaluate is not allowed: a wrapper could turn "
@@ -120,8 +144,13 @@ class PluginHost:
 
     def evaluate(self, intent: Any, policy_digest: str) -> list[tuple[str, EvaluatorVerdict]]:
         """Ask every evaluator; one that raises or answers nonsense counts as `block`."""
+        impls = self.hookimpls("gait_evaluate")
+        if not impls:
+            return []
+        from gait.hookspecs import EvaluatorVerdict
+
         results: list[tuple[str, EvaluatorVerdict]] = []
-        for impl in self.manager.hook.gait_evaluate.get_hookimpls():
+        for impl in impls:
             try:
                 answer = _call(impl, intent=intent, policy_digest=policy_digest)
                 if answer is None:
@@ -140,7 +169,7 @@ class PluginHost:
     def export(self, event: ExportEvent) -> list[ExportFailure]:
         """Hand an event to every exporter; failures are returned, never raised."""
         failures: list[ExportFailure] = []
-        for impl in self.manager.hook.gait_export.get_hookimpls():
+        for impl in self.hookimpls("gait_export"):
             try:
                 _call(impl, event=event)
             except Exception as exc:
@@ -156,7 +185,7 @@ class PluginHost:
     def add_commands(self, cli: Any) -> list[PluginRecord]:
         """Let plugins add click commands; a plugin that fails here is marked failed."""
         failed: list[PluginRecord] = []
-        for impl in self.manager.hook.gait_commands.get_hookimpls():
+        for impl in self.hookimpls("gait_commands"):
             try:
                 _call(impl, cli=cli)
             except Exception as exc:
@@ -200,7 +229,6 @@ def load_plugins(*, enabled: bool = True, allow: str | None = None) -> PluginHos
     `allow` defaults to the `GAIT_PLUGINS` environment variable (unset: all, empty: none).
     """
     host = PluginHost()
-    host.register_builtins()
     if not enabled:
         return host
     if allow is None:

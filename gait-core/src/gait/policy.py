@@ -13,9 +13,10 @@
   priority then name) into a frozen `Policy`.
 - `Policy.digest`: the reference `PolicyDigest` (PascalCase payload, JCS, SHA-256).
 - `compile_policy(policy)`: match criteria turned into set tests, and each rule indexed under
-  its most selective criterion (tool name first, then identity, target value, ...), so a
-  decision walks only the rules whose indexed criterion the intent meets, in (priority, name)
-  order. Rules with no indexable criterion are checked for every intent.
+  its most selective criterion (tool name first, then identity, target value, workspace prefix,
+  ..., tool annotation hints last), so a decision walks only the rules whose indexed criterion
+  the intent meets, in (priority, name) order. Rules with no criterion at all are checked for
+  every intent.
 
 Features of the reference policy language that this implementation does not evaluate are
 refused with a `PolicyError` naming them, never silently ignored (see `UNSUPPORTED_RULE_KEYS`).
@@ -29,7 +30,6 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -253,7 +253,10 @@ _GO_JSON_ESCAPES: Final = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
-_GO_JSON_NEEDS_ESCAPE: Final = re.compile('["\\\\<>&\\x00-\\x1f\u2028\u2029\ud800-\udfff]')
+# What Go's HTML-safe json.Marshal escapes. Compiled (by `re`) on first use: most rule names are
+# printable ASCII without any of `_ESCAPED_ASCII`, which needs no escaping (start-up budget).
+_GO_JSON_NEEDS_ESCAPE: Final = '["\\\\<>&\\x00-\\x1f\u2028\u2029\ud800-\udfff]'
+_ESCAPED_ASCII: Final = frozenset('"\\<>&')
 
 
 def _go_json_escape_char(match: re.Match[str]) -> str:
@@ -273,7 +276,11 @@ def sanitize_rule_name(name: str) -> str:
     """
     if name == "":
         return "rule"
-    encoded = '"' + _GO_JSON_NEEDS_ESCAPE.sub(_go_json_escape_char, name) + '"'
+    if name.isascii() and name.isprintable() and _ESCAPED_ASCII.isdisjoint(name):
+        escaped = name
+    else:
+        escaped = re.sub(_GO_JSON_NEEDS_ESCAPE, _go_json_escape_char, name)
+    encoded = '"' + escaped + '"'
     clean = encoded.strip('"').replace(" ", "_").replace("-", "_")
     return go_lower(clean)
 
@@ -286,6 +293,8 @@ def _go_format_float(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
+    from decimal import Decimal  # imported here: start-up budget (floats are rare in policies)
+
     sign, digits_tuple, exponent = Decimal(repr(value)).as_tuple()
     assert isinstance(exponent, int)
     digits = "".join(str(d) for d in digits_tuple).rstrip("0") or "0"
@@ -337,7 +346,8 @@ _DECIMAL_INT: Final = re.compile(r"[-+]?[0-9]+\Z")
 _LEGACY_OCTAL_INT: Final = re.compile(r"([-+]?)0([0-7]+)\Z")
 _PREFIXED_INT: Final = re.compile(r"([-+]?)0(?:([xX][0-9a-fA-F]+)|([oO][0-7]+)|([bB][01]+))\Z")
 _FLOAT: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-_SURROGATES: Final = re.compile("[\ud800-\udfff]")
+# Compiled (by `re`) on first use: only double-quoted scalars can hold lone surrogates.
+_SURROGATES: Final = "[\ud800-\udfff]"
 
 
 class _Alias:
@@ -507,8 +517,8 @@ def _build_documents(text: str) -> list[Any]:
                 value = _resolve_tagged_scalar(event.tag, event.value, line + 1)
             elif not plain or event.tag == "!":
                 value = event.value
-                if event.style == '"' and _SURROGATES.search(value):
-                    value = _SURROGATES.sub("\ufffd", value)
+                if event.style == '"' and re.search(_SURROGATES, value):
+                    value = re.sub(_SURROGATES, "\ufffd", value)
             else:
                 value = _resolve_plain_scalar(event.value)
             if event.anchor is not None:
@@ -745,7 +755,7 @@ def _decode_int(value: Any, path: str) -> int:
     return int(value)
 
 
-def _decode(value: Any, spec: Any, path: str, context: _DecodeContext) -> Any:
+def _decode(value: Any, spec: Any, path: str, rule_name: str | None) -> Any:
     if spec == _STR:
         return _decode_str(value, path)
     if spec == _INT:
@@ -772,34 +782,30 @@ def _decode(value: Any, spec: Any, path: str, context: _DecodeContext) -> Any:
         if not isinstance(value, list):
             raise _type_error(path, "list", value)
         return [
-            _decode_struct(item, spec[0], f"{path}[{index}]", _rule_context(item, index))
+            _decode_struct(item, spec[0], f"{path}[{index}]", _rule_name(item, index))
             for index, item in enumerate(value)
         ]
-    return _decode_struct(value, spec, path, context)
+    return _decode_struct(value, spec, path, rule_name)
 
 
-@attrs.define
-class _DecodeContext:
-    rule_name: str | None = None
-
-
-def _rule_context(item: Any, index: int) -> _DecodeContext:
+def _rule_name(item: Any, index: int) -> str:
+    """The name by which errors inside `rules[index]` refer to that rule."""
     name = item.get("name") if isinstance(item, dict) else None
     if isinstance(name, str) and go_trim(name):
-        return _DecodeContext(go_trim(name))
+        return go_trim(name)
     if name is not None and not isinstance(name, dict | list):
-        return _DecodeContext(_decode_str(name, "name"))
-    return _DecodeContext(f"rules[{index}]")
+        return _decode_str(name, "name")
+    return f"rules[{index}]"
 
 
-def _refuse(key: str, context: _DecodeContext) -> PolicyError:
-    if context.rule_name is None:
+def _refuse(key: str, rule_name: str | None) -> PolicyError:
+    if rule_name is None:
         return PolicyError(f'policy uses unsupported feature "{key}"')
-    return PolicyError(f'policy uses unsupported feature "{key}" (rule "{context.rule_name}")')
+    return PolicyError(f'policy uses unsupported feature "{key}" (rule "{rule_name}")')
 
 
 def _decode_struct(
-    value: Any, schema: Mapping[str, Any], path: str, context: _DecodeContext
+    value: Any, schema: Mapping[str, Any], path: str, rule_name: str | None
 ) -> dict[str, Any]:
     if value is None:
         return {}
@@ -814,8 +820,8 @@ def _decode_struct(
         if spec == _REFUSED:
             if item is None:
                 continue  # an empty key is the same as an absent one
-            raise _refuse(key, context)
-        out[key] = _decode(item, spec, field_path, context)
+            raise _refuse(key, rule_name)
+        out[key] = _decode(item, spec, field_path, rule_name)
     return out
 
 
@@ -1275,7 +1281,7 @@ def _check_legacy_fields(document: Any) -> None:
 def policy_from_document(document: Any) -> Policy:
     """Decode, validate and normalize a parsed policy document (a mapping, or None)."""
     _check_legacy_fields(document)
-    raw = _decode_struct(document, _POLICY_SCHEMA, "", _DecodeContext())
+    raw = _decode_struct(document, _POLICY_SCHEMA, "", None)
     schema_id = raw.get("schema_id", "") or POLICY_SCHEMA_ID
     if schema_id != POLICY_SCHEMA_ID:
         raise PolicyError(f"unsupported policy schema_id: {schema_id}")
@@ -1354,17 +1360,22 @@ FACT_READ_ONLY_HINT: Final = 12
 FACT_DESTRUCTIVE_HINT: Final = 13
 FACT_IDEMPOTENT_HINT: Final = 14
 FACT_OPEN_WORLD_HINT: Final = 15
-FACT_COUNT: Final = 16
+FACT_WORKSPACE: Final = 16
+FACT_COUNT: Final = 17
 
 
 # Dimensions a rule can be indexed under, most selective first. A rule sits in the bucket of each
-# allowed value of the first dimension it constrains; rules that constrain none are "residual".
-# Every dimension is "some value of the intent is in the allowed set", so being found through a
-# bucket proves that criterion, and it is dropped from the rule's remaining checks.
+# allowed value of the first dimension it constrains (but see `_index_rank`); rules that
+# constrain none are "residual".
+# Every dimension but one is "some value of the intent is in the allowed set"; the workspace is
+# "the intent's workspace starts with an allowed prefix", whose buckets are keyed by prefix.
+# Either way, being found through a bucket proves that criterion, and it is dropped from the
+# rule's remaining checks.
 INDEX_DIMENSIONS: Final = (
     FACT_TOOL_NAME,
     FACT_IDENTITY,
     FACT_TARGET_VALUE,
+    FACT_WORKSPACE,
     FACT_SKILL_PUBLISHER,
     FACT_OPERATION,
     FACT_ENDPOINT_CLASS,
@@ -1374,8 +1385,26 @@ INDEX_DIMENSIONS: Final = (
     FACT_PROVENANCE_SOURCE,
     FACT_SKILL_SOURCE,
     FACT_RISK_CLASS,
+    FACT_READ_ONLY_HINT,
+    FACT_DESTRUCTIVE_HINT,
+    FACT_IDEMPOTENT_HINT,
+    FACT_OPEN_WORLD_HINT,
+)
+_INDEX_RANK: Final = {fact: rank for rank, fact in enumerate(INDEX_DIMENSIONS)}
+_HINT_FACTS: Final = frozenset(
+    {FACT_READ_ONLY_HINT, FACT_DESTRUCTIVE_HINT, FACT_IDEMPOTENT_HINT, FACT_OPEN_WORLD_HINT}
 )
 _MAX_CACHED_CANDIDATE_LISTS: Final = 4096
+
+
+def _index_rank(criterion: tuple[int, frozenset[Any]]) -> tuple[bool, int]:
+    """How selective a criterion is as an index key (lower is more selective).
+
+    Targets rarely carry a hint, so a hint that must be false selects almost every intent: such
+    a criterion comes after all others.
+    """
+    fact, allowed = criterion
+    return fact in _HINT_FACTS and True not in allowed, _INDEX_RANK[fact]
 
 
 @attrs.frozen
@@ -1433,19 +1462,22 @@ def _rule_checks(rule: Rule) -> list[tuple[int, frozenset[Any]]]:
 
 def _compile_rule(rule: Rule, position: int, *, indexed: bool) -> CompiledRule:
     checks = _rule_checks(rule)
+    prefixes = rule.match.workspace_prefixes
     index_fact: int | None = None
     index_values: frozenset[Any] = frozenset()
-    by_fact = {fact: i for i, (fact, _) in reversed(list(enumerate(checks)))}
-    for fact in INDEX_DIMENSIONS if indexed else ():
-        if fact in by_fact:
-            index_fact, index_values = checks.pop(by_fact[fact])
-            break
+    criteria = [*checks, (FACT_WORKSPACE, frozenset(prefixes))] if prefixes else checks
+    if indexed and criteria:
+        index_fact, index_values = min(criteria, key=_index_rank)
+        if index_fact == FACT_WORKSPACE:
+            prefixes = ()
+        else:
+            checks.remove((index_fact, index_values))
     reasons = rule.reason_codes or ("matched_rule_" + sanitize_rule_name(rule.name),)
     return CompiledRule(
         rule=rule,
         position=position,
         checks=tuple(checks),
-        workspace_prefixes=rule.match.workspace_prefixes,
+        workspace_prefixes=prefixes,
         reasons=reasons,
         has_constraints=rule.dataflow.enabled or rule.endpoint.enabled,
         index_fact=index_fact,
@@ -1466,6 +1498,8 @@ class CompiledPolicy:
     rules whose indexed criterion the intent satisfies plus the residual ones, so a decision only
     walks rules that can match. `fact(dimension)` gives the intent's values for a dimension.
     Merged lists are cached per combination of bucket keys the intent hits.
+    `prefix_lengths` are the lengths of the workspace prefixes that key buckets: a workspace
+    reaches the buckets of its own prefixes of those lengths.
     """
 
     policy: Policy
@@ -1474,6 +1508,7 @@ class CompiledPolicy:
     residual: tuple[CompiledRule, ...]
     index: Mapping[int, Mapping[Any, tuple[CompiledRule, ...]]]
     dimensions: tuple[int, ...]
+    prefix_lengths: tuple[int, ...]
     _cache: dict[Any, tuple[CompiledRule, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     def candidates(self, fact: Callable[[int], Iterable[Any]]) -> tuple[CompiledRule, ...]:
@@ -1485,10 +1520,7 @@ class CompiledPolicy:
             (tool_name,) = fact(FACT_TOOL_NAME)
             key: Any = tool_name if tool_name in self.index[FACT_TOOL_NAME] else None
         else:
-            key = tuple(
-                frozenset(value for value in fact(dimension) if value in self.index[dimension])
-                for dimension in dimensions
-            )
+            key = tuple(self._bucket_keys(dimension, fact) for dimension in dimensions)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -1498,11 +1530,23 @@ class CompiledPolicy:
         self._cache[key] = merged
         return merged
 
+    def _bucket_keys(self, dimension: int, fact: Callable[[int], Iterable[Any]]) -> frozenset[Any]:
+        """The keys of the buckets of `dimension` that the intent reaches."""
+        buckets = self.index[dimension]
+        if dimension == FACT_WORKSPACE:
+            return frozenset(
+                prefix
+                for workspace in fact(dimension)
+                for length in self.prefix_lengths
+                if (prefix := workspace[:length]) in buckets
+            )
+        return frozenset(value for value in fact(dimension) if value in buckets)
+
     def _merge(self, fact: Callable[[int], Iterable[Any]]) -> tuple[CompiledRule, ...]:
         lists: list[tuple[CompiledRule, ...]] = [self.residual]
         for dimension in self.dimensions:
             buckets = self.index[dimension]
-            lists.extend(buckets[value] for value in set(fact(dimension)) if value in buckets)
+            lists.extend(buckets[key] for key in self._bucket_keys(dimension, fact))
         if len(lists) == 1:
             return self.residual
         merged: list[CompiledRule] = []
@@ -1542,6 +1586,7 @@ def compile_policy(policy: Policy, *, indexed: bool = True) -> CompiledPolicy:
             for fact, buckets in index.items()
         },
         dimensions=tuple(fact for fact in INDEX_DIMENSIONS if fact in index),
+        prefix_lengths=tuple(sorted({len(prefix) for prefix in index.get(FACT_WORKSPACE, ())})),
     )
 
 

@@ -102,7 +102,8 @@ _DURATION_UNITS_NS = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+# Compiled (by `re`) on first use: only `gait approve --ttl` parses durations.
+_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
 
 
 def parse_go_duration(text: str) -> int:
@@ -114,7 +115,7 @@ def parse_go_duration(text: str) -> int:
         return 0
     position, total_ns = 0, 0.0
     while position < len(body):
-        match = _DURATION_PART.match(body, position)
+        match = re.compile(_DURATION_PART).match(body, position)
         if not match:
             raise ValueError(f"invalid duration {text!r}")
         total_ns += float(match.group(1)) * _DURATION_UNITS_NS[match.group(2)]

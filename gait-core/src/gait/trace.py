@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from gait.canonical import short_id
-from gait.contracts import SignatureRecord, TraceRecord, to_wire
 from gait.errors import InvalidInputError, VerificationError
 from gait.fsutil import write_atomic
 from gait.keys import SigningKey, VerifyKey
 from gait.limits import MAX_RECORD_BYTES
 from gait.signing import sign_record, verify_record
-from gait.timefmt import GoTime
+
+if TYPE_CHECKING:
+    # Imported by the functions that build traces: reading and verifying one (`gait trace
+    # verify`) needs neither the record classes nor their JSON form (start-up budget).
+    from gait.contracts.trace import TraceRecord
+    from gait.timefmt import GoTime
 
 POLICY_ID = "gait.gate.policy"
 POLICY_VERSION = "1.0.0"
@@ -93,6 +97,9 @@ class TraceInput:
 
 
 def build_trace(source: TraceInput, *, observed_at: GoTime | None = None) -> TraceRecord:
+    from gait.contracts.trace import TraceRecord
+    from gait.timefmt import GoTime
+
     observed = observed_at or GoTime.now()
     trace_id = trace_id_for(source.policy_digest, source.intent_digest, source.verdict)
     context = source.context
@@ -139,6 +146,9 @@ def build_trace(source: TraceInput, *, observed_at: GoTime | None = None) -> Tra
 
 def sign_trace(trace: TraceRecord, key: SigningKey) -> TraceRecord:
     """The trace with its signature over the canonical JSON of everything else."""
+    from gait.contracts import to_wire
+    from gait.contracts.trace import SignatureRecord
+
     body = to_wire(attrs.evolve(trace, signature=None))
     signature = sign_record(key, body)
     return attrs.evolve(trace, signature=SignatureRecord(**signature.to_json()))
@@ -152,6 +162,8 @@ def trace_json_bytes(record: Mapping[str, Any]) -> bytes:
 def write_trace(path: Path, trace: TraceRecord) -> None:
     if not path.is_absolute() and ".." in path.parts:
         raise InvalidInputError(f"trace path must not contain '..': {path}")
+    from gait.contracts import to_wire
+
     write_atomic(path, trace_json_bytes(to_wire(trace)))
 
 

@@ -67,7 +67,7 @@ def approve(
         key_mode=key_mode,
         private=KeySource(path=private_key, env=private_key_env),
         signer="ed25519",
-        backends=plugin_host(click.get_current_context()).signers(),
+        backends=plugin_host(click.get_current_context()).signers,
     )
     token = mint_approval_token(
         key=key,

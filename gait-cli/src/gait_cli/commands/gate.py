@@ -193,7 +193,7 @@ def eval_(
         key_mode=key_mode,
         private=KeySource(path=private_key, env=private_key_env),
         signer=signer,
-        backends=host.signers(),
+        backends=host.signers,
     )
     token_paths = _csv(approval_token + approval_token_chain)
     approval_public = KeySource(path=approval_public_key, env=approval_public_key_env)
