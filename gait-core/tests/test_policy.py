@@ -426,8 +426,9 @@ def test_unsupported_top_level_and_structured_features() -> None:
     )
     text = "rules:\n  - name: freeze\n    effect: allow\n    freeze_window: {timezone: UTC}\n"
     assert _error(text) == 'policy uses unsupported feature "freeze_window" (rule "freeze")'
-    # Even a value that would change nothing is refused: the key names a feature we lack.
-    text = "rules:\n  - name: f\n    effect: allow\n    match: {require_delegation: false}\n"
+    # A value that turns the feature on is refused; Go's zero value is an absent key (see
+    # test_policy_reference_forms.py).
+    text = "rules:\n  - name: f\n    effect: allow\n    match: {require_delegation: true}\n"
     assert _error(text) == 'policy uses unsupported feature "require_delegation" (rule "f")'
     # At the wrong level it is just an unknown field, as in the reference.
     text = "rules:\n  - name: f\n    effect: allow\n    require_delegation: true\n"

@@ -62,7 +62,23 @@ def canonical_json(value: Any) -> bytes:
     except (_OutsideFastDomain, UnicodeEncodeError, ValueError):
         import rfc8785  # imported here: start-up budget (records rarely leave the fast domain)
 
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(_unsafe_integers_as_floats(value))
+
+
+def _unsafe_integers_as_floats(value: Any) -> Any:
+    """Integers beyond +-(2**53 - 1) as the nearest float64.
+
+    The reference's JCS library reads every number as a float64 before writing it, so a Go int64
+    such as a policy priority of 2**53 + 1 is digested as 9007199254740992; rfc8785 refuses such
+    integers instead. A value beyond float64 raises OverflowError.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT else float(value)
+    if isinstance(value, Mapping):
+        return {key: _unsafe_integers_as_floats(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unsafe_integers_as_floats(item) for item in value]
+    return value
 
 
 def sha256_hex(data: bytes) -> str:

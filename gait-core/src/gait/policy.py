@@ -798,6 +798,14 @@ def _rule_name(item: Any, index: int) -> str:
     return f"rules[{index}]"
 
 
+def _is_go_zero(value: Any) -> bool:
+    """Whether a YAML value decodes to Go's zero value (`null`, false, 0, "", empty, or a map of
+    zero values), which the reference treats like an absent key."""
+    if isinstance(value, dict):
+        return all(_is_go_zero(item) for item in value.values())
+    return value is None or value is False or value in (0, "") or value == []
+
+
 def _refuse(key: str, rule_name: str | None) -> PolicyError:
     if rule_name is None:
         return PolicyError(f'policy uses unsupported feature "{key}"')
@@ -818,8 +826,10 @@ def _decode_struct(
         if spec is None:
             raise PolicyError(f'parse policy yaml: unknown field "{key}" in {path or "policy"}')
         if spec == _REFUSED:
-            if item is None:
-                continue  # an empty key is the same as an absent one
+            # Go's zero value is the same as an absent key, and the reference's own `policy
+            # fmt` writes every refused key that way. `max_delegation_depth: 0` is a real limit.
+            if _is_go_zero(item) and key != "max_delegation_depth":
+                continue
             raise _refuse(key, rule_name)
         out[key] = _decode(item, spec, field_path, rule_name)
     return out
