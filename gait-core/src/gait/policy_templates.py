@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Final
 
 from gait.errors import InvalidInputError
@@ -44,5 +43,7 @@ def resolve_template(name: str) -> str:
 
 def template_text(name: str) -> str:
     """The YAML text of a template, by name or alias."""
+    from importlib import resources  # imported here: it pulls in tempfile, shutil, lzma, ...
+
     resolved = resolve_template(name)
     return resources.files("gait").joinpath("templates", f"{resolved}.yaml").read_text("utf-8")
