@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -457,8 +458,15 @@ def test_files_written_by_init_are_not_world_writable(gait: RunGait, work: Path)
 def test_fmt_write_leaves_a_read_only_policy_alone(gait: RunGait, work: Path) -> None:
     policy = work / "messy.yaml"
     policy.chmod(0o444)
-    if os.access(policy, os.W_OK):
-        pytest.skip("running as a user who may write read-only files (root)")
-    out = gait("policy", "fmt", "messy.yaml", "--write", "--json")
+    # root may write a 0444 file; an immutable one is read-only even for root.
+    immutable = os.access(policy, os.W_OK)
+    if immutable:
+        subprocess.run(["chattr", "+i", str(policy)], check=True)
+    try:
+        assert not os.access(policy, os.W_OK)
+        out = gait("policy", "fmt", "messy.yaml", "--write", "--json")
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(policy)], check=True)
     assert out.code == 6 and "Permission denied" in out.json["error"]
     assert policy.read_text() == MESSY_POLICY
