@@ -109,3 +109,12 @@ def test_unknown_and_bad_fields_are_invalid_input() -> None:
         from_wire({"verdict": "allow", "surprise": 1}, GateResult)
     with pytest.raises(InvalidInputError):
         from_wire({"verdict": "allow", "created_at": "yesterday"}, GateResult)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"verdict": 5}, {"reason_codes": [1]}, {"created_at": 0}, {"violations": "a"}],
+)
+def test_json_types_are_not_coerced(change: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInputError):
+        from_wire({"verdict": "allow", **change}, GateResult)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin
 
 import attrs
 
@@ -84,8 +84,35 @@ def _reader() -> cattrs.Converter:
     import cattrs
 
     converter = cattrs.Converter(forbid_extra_keys=True)
-    converter.register_structure_hook(GoTime, lambda value, _: GoTime.parse(value))
+    converter.register_structure_hook(GoTime, lambda value, _: GoTime.parse(_exactly(value, str)))
+    # cattrs would turn 5 into "5" and "5" into 5; a signed record's JSON types are part of it.
+    for kind in (str, int, bool):
+        converter.register_structure_hook(kind, _exactly)
+    converter.register_structure_hook(float, lambda value, _: float(_exactly(value, float)))
+
+    def tuple_hook(kind: Any) -> Any:
+        item_kind = get_args(kind)[0]
+
+        def structure(value: Any, _: Any) -> tuple[Any, ...]:
+            return tuple(converter.structure(item, item_kind) for item in _exactly(value, list))
+
+        return structure
+
+    converter.register_structure_hook_factory(_is_tuple_type, tuple_hook)
     return converter
+
+
+def _is_tuple_type(kind: Any) -> bool:
+    origin: Any = get_origin(kind)
+    return origin is tuple
+
+
+def _exactly(value: Any, kind: type[Any]) -> Any:
+    """`value` if its JSON type is `kind` (an integer counts as a number), else TypeError."""
+    allowed: tuple[type[Any], ...] = (int, float) if kind is float else (kind,)
+    if isinstance(value, bool) is not (kind is bool) or not isinstance(value, allowed):
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
 def from_wire(data: Mapping[str, Any], cls: type[T]) -> T:
