@@ -14,13 +14,12 @@ from hypothesis import strategies as st
 from gait import limits
 from gait import policy as policy_module
 from gait.errors import ExitCode, InvalidInputError
+from gait.gostrings import go_lower, go_trim_space
 from gait.policy import (
     UNSUPPORTED_MATCH_KEYS,
     UNSUPPORTED_RULE_KEYS,
     PolicyError,
     compile_policy,
-    go_lower,
-    go_trim,
     load_policy,
     load_policy_file,
     parse_policy,
@@ -278,7 +277,7 @@ rules:
 
 
 def test_go_string_helpers() -> None:
-    assert go_trim("\x1f a \u3000") == "\x1f a"
+    assert go_trim_space("\x1f a \u3000") == "\x1f a"
     assert go_lower("İSTANBUL ΟΔΟΣ") == "istanbul οδοσ"
     assert sanitize_rule_name("Block External Host-1") == "block_external_host_1"
     assert sanitize_rule_name('a<b>&"c"') == 'a\\u003cb\\u003e\\u0026\\"c\\'

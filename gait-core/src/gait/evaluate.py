@@ -23,6 +23,7 @@ import attrs
 
 from gait import canonical
 from gait.globmatch import BadPatternError, path_match
+from gait.gostrings import go_lower, go_trim_space
 from gait.intent import (
     ArgProvenance,
     Context,
@@ -58,8 +59,6 @@ from gait.policy import (
     Endpoint,
     FailClosed,
     RateLimit,
-    go_lower,
-    go_trim,
 )
 
 if TYPE_CHECKING:
@@ -224,7 +223,7 @@ class _Subject:
 def _skill_fact(subject: _Subject, attribute: str) -> frozenset[str]:
     if subject.skill is None:
         return frozenset()
-    return frozenset((go_lower(go_trim(getattr(subject.skill, attribute))),))
+    return frozenset((go_lower(go_trim_space(getattr(subject.skill, attribute))),))
 
 
 _FACT_BUILDERS: Final[tuple[Callable[[_Subject], Any], ...]] = (
@@ -303,8 +302,8 @@ def _dataflow_triggered(dataflow: Dataflow, subject: _Subject) -> bool:
 def _path_matches(value: str, pattern: str) -> bool:
     if not pattern:
         return False
-    value = go_trim(value)
-    pattern = go_trim(pattern)
+    value = go_trim_space(value)
+    pattern = go_trim_space(pattern)
     if pattern == value:
         return True
     if pattern.endswith("/**"):
@@ -318,9 +317,9 @@ def _path_matches(value: str, pattern: str) -> bool:
 
 
 def _domain_matches(value: str, patterns: Iterable[str]) -> bool:
-    value = go_lower(go_trim(value))
+    value = go_lower(go_trim_space(value))
     for raw_pattern in patterns:
-        pattern = go_lower(go_trim(raw_pattern))
+        pattern = go_lower(go_trim_space(raw_pattern))
         if not pattern:
             continue
         if value == pattern:
@@ -347,7 +346,7 @@ def _endpoint_outcome(
 
     for target in subject.targets:
         if target.kind == "path":
-            path = go_trim(target.value)
+            path = go_trim_space(target.value)
             if endpoint.path_denylist and any(
                 _path_matches(path, pattern) for pattern in endpoint.path_denylist
             ):
@@ -356,7 +355,7 @@ def _endpoint_outcome(
                 _path_matches(path, pattern) for pattern in endpoint.path_allowlist
             ):
                 flag("endpoint_path_not_allowlisted")
-        domain = go_lower(go_trim(target.endpoint_domain))
+        domain = go_lower(go_trim_space(target.endpoint_domain))
         if domain:
             if endpoint.domain_denylist and _domain_matches(domain, endpoint.domain_denylist):
                 flag("endpoint_domain_denied")
@@ -577,7 +576,7 @@ def _evaluate_subject(policy: CompiledPolicy, subject: _Subject) -> _Outcome:
 
 def _sorted_codes(codes: Iterable[str]) -> tuple[str, ...]:
     """Go uniqueSorted: trimmed, empties dropped, deduplicated, sorted."""
-    return tuple(sorted({trimmed for code in codes if (trimmed := go_trim(code))}))
+    return tuple(sorted({trimmed for code in codes if (trimmed := go_trim_space(code))}))
 
 
 def _step_risk_class(targets: Iterable[Target]) -> str:
@@ -612,7 +611,7 @@ def _fail_closed_reasons(
         elif field == "delegation":
             missing = intent.delegation is None
         elif field == "context_evidence":
-            if not go_trim(context.context_set_digest or ""):
+            if not go_trim_space(context.context_set_digest or ""):
                 reasons.append("context_evidence_missing")
                 violations.append("missing_context_evidence")
             continue
@@ -628,7 +627,7 @@ def _fail_closed_reasons(
         elif field == "agent_identity":
             missing = value is None
         else:
-            missing = not isinstance(value, str) or not go_trim(value)
+            missing = not isinstance(value, str) or not go_trim_space(value)
         if missing:
             reasons.append("fail_closed_missing_" + field)
             violations.append("missing_" + field)

@@ -32,7 +32,6 @@ import json
 import json.encoder
 import math
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
@@ -41,8 +40,10 @@ import attrs
 
 from gait.canonical import canonical_json, sha256_hex
 from gait.errors import InvalidInputError
+from gait.gostrings import go_lower, go_trim_lower, go_trim_space
 from gait.limits import MAX_INTENT_BYTES, MAX_JSON_DEPTH
 from gait.timefmt import GoTime
+from gait.vocabulary import DISCOVERY_METHODS, ENDPOINT_CLASSES
 
 if TYPE_CHECKING:
     from gait.intent_sections import (
@@ -115,57 +116,14 @@ class IntentDecodeError(IntentError):
 
 
 # --------------------------------------------------------------------------------------------
-# Go string semantics
+# Optional string fields
 # --------------------------------------------------------------------------------------------
-
-_ASCII_SPACE: Final = "\t\n\v\f\r "
-# unicode.IsSpace: ASCII space characters, U+0085, U+00A0 and the Z categories (Zs, Zl, Zp).
-_GO_SPACE: Final = (
-    _ASCII_SPACE
-    + "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    + "\u2028\u2029\u202f\u205f\u3000"
-)
-# Compiled (by `re`) on first use: only non-ASCII text can hold lone surrogates.
-_SURROGATE: Final = "[\ud800-\udfff]"
-
-
-def go_trim_space(text: str) -> str:
-    """Go `strings.TrimSpace`.
-
-    Lone UTF-16 surrogates (which Go's JSON decoder turns into U+FFFD) are replaced the same
-    way, so every string that passes through here can be encoded as UTF-8.
-    """
-    if text.isascii():
-        return text.strip(_ASCII_SPACE)
-    if re.search(_SURROGATE, text) is not None:
-        text = re.sub(_SURROGATE, "\ufffd", text)
-    return text.strip(_GO_SPACE)
-
-
-def _lower_rune(char: str) -> str:
-    # U+0130 is the only character whose Python lowercase is longer than one character; Go's
-    # simple mapping gives plain "i".
-    return "i" if char == "\u0130" else char.lower()
-
-
-def go_lower(text: str) -> str:
-    """Go `strings.ToLower`: rune by rune, so no final-sigma rule and no expansions."""
-    if text.isascii():
-        return text.lower()
-    return "".join(map(_lower_rune, text))
-
-
-def _norm(text: str) -> str:
-    """Trim, then lowercase: the most common normalization."""
-    if text.isascii():
-        return text.strip(_ASCII_SPACE).lower()
-    return go_lower(go_trim_space(text))
 
 
 def _get_norm(raw: Mapping[str, Any], key: str) -> str:
-    """`_norm` of an optional decoded string field ("" when absent)."""
+    """`go_trim_lower` of an optional decoded string field ("" when absent)."""
     value = raw.get(key)
-    return _norm(value) if value else ""
+    return go_trim_lower(value) if value else ""
 
 
 def _get_trim(raw: Mapping[str, Any], key: str) -> str:
@@ -1175,23 +1133,6 @@ _TARGET_KINDS: Final = frozenset(
     {"path", "url", "host", "repo", "bucket", "table", "queue", "topic", "other"}
 )
 _PROVENANCE_SOURCES: Final = frozenset({"user", "tool_output", "external", "system"})
-_ENDPOINT_CLASSES: Final = frozenset(
-    {
-        "fs.read",
-        "fs.write",
-        "fs.delete",
-        "proc.exec",
-        "net.http",
-        "net.dns",
-        "ui.click",
-        "ui.type",
-        "ui.navigate",
-        "other",
-    }
-)
-_DISCOVERY_METHODS: Final = frozenset(
-    {"webmcp", "dynamic_mcp", "a2a", "mcp", "static_mcp", "manual", "unknown"}
-)
 _CREDENTIAL_SOURCES: Final = frozenset(
     {
         "aws_iam_user",
@@ -1265,17 +1206,17 @@ def _infer_endpoint_domain(kind: str, value: str) -> str:
         host = host.removeprefix("https://")
         host = host.partition("/")[0]
         host = host.partition(":")[0]
-        return _norm(host)
+        return go_trim_lower(host)
     if kind == "url":
         try:
-            return _norm(_url_hostname(go_trim_space(value)))
+            return go_trim_lower(_url_hostname(go_trim_space(value)))
         except _URLError:
             return ""
     return ""
 
 
 def _normalize_discovery_method(value: str) -> str:
-    method = _norm(value)
+    method = go_trim_lower(value)
     if not method:
         return "unknown"
     return method.replace("-", "_").replace(" ", "_")
@@ -1294,11 +1235,11 @@ def _normalize_target(tool_name: str, raw: Mapping[str, Any]) -> Target:
         raise IntentError(f"unsupported target kind: {kind}")
     if not endpoint_class:
         endpoint_class = _infer_endpoint_class(kind, operation, tool_name)
-    if endpoint_class not in _ENDPOINT_CLASSES:
+    if endpoint_class not in ENDPOINT_CLASSES:
         raise IntentError(f"unsupported endpoint class: {endpoint_class}")
     if not endpoint_domain:
         endpoint_domain = _infer_endpoint_domain(kind, value)
-    if discovery_method not in _DISCOVERY_METHODS:
+    if discovery_method not in DISCOVERY_METHODS:
         raise IntentError(f"unsupported discovery method: {discovery_method}")
     destructive_hint = raw.get("destructive_hint", False)
     destructive = (
@@ -1473,7 +1414,7 @@ _ASCII_DIGITS: Final = frozenset("0123456789")
 
 @functools.lru_cache(maxsize=4096)
 def _key_suggests_credential(key: str) -> bool:
-    name = _norm(key)
+    name = go_trim_lower(key)
     if not name or name.endswith(_SAFE_KEY_SUFFIXES):
         return False
     # Go matches with (?i): on lower-cased text that only adds U+017F as a second "s".
@@ -1652,7 +1593,7 @@ def _normalize_relationship(raw: Mapping[str, Any]) -> dict[str, Any] | None:
             value = go_trim_space(policy.get(name, ""))
             if value:
                 policy_ref[name] = value
-        policy_digest = _norm(policy.get("policy_digest", ""))
+        policy_digest = go_trim_lower(policy.get("policy_digest", ""))
         if policy_digest:
             policy_ref["policy_digest"] = policy_digest
         matched = _unique_sorted(policy.get("matched_rule_ids") or ())
@@ -1663,7 +1604,7 @@ def _normalize_relationship(raw: Mapping[str, Any]) -> dict[str, Any] | None:
 
     chain: set[tuple[str, str]] = set()
     for item in raw.get("agent_chain") or ():
-        role = _norm(item.get("role", ""))
+        role = go_trim_lower(item.get("role", ""))
         identity = go_trim_space(item.get("identity", ""))
         if role and identity and role in _RELATIONSHIP_AGENT_ROLES:
             chain.add((role, identity))
@@ -1674,7 +1615,7 @@ def _normalize_relationship(raw: Mapping[str, Any]) -> dict[str, Any] | None:
 
     edges: set[tuple[str, str, str, str, str]] = set()
     for item in raw.get("edges") or ():
-        edge_kind = _norm(item.get("kind", ""))
+        edge_kind = go_trim_lower(item.get("kind", ""))
         from_kind, from_id = _node(item.get("from"))
         to_kind, to_id = _node(item.get("to"))
         if edge_kind in _RELATIONSHIP_EDGE_KINDS and from_kind and from_id and to_kind and to_id:
@@ -1739,7 +1680,7 @@ def normalize_intent(raw: Mapping[str, Any]) -> NormalizedIntent:
 
         script = normalize_script(script_raw)
 
-    tool_name = "script" if script is not None else _norm(request.get("tool_name", ""))
+    tool_name = "script" if script is not None else go_trim_lower(request.get("tool_name", ""))
     if not tool_name:
         raise IntentError("tool_name is required")
 
@@ -1833,4 +1774,4 @@ def raw_risk_class(raw: Mapping[str, Any]) -> str:
     except IntentError:
         return ""
     context: Mapping[str, Any] = request.get("context") or {}
-    return _norm(context.get("risk_class", ""))
+    return go_trim_lower(context.get("risk_class", ""))

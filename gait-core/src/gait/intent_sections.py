@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import attrs
 
+from gait.gostrings import go_lower, go_trim_lower, go_trim_space
 from gait.intent import (
     ArgProvenance,
     IntentError,
@@ -24,13 +25,10 @@ from gait.intent import (
     _is_hex64,
     _json_int,
     _looks_like_secret,
-    _norm,
     _normalize_args,
     _normalize_provenance,
     _normalize_targets,
     _unique_sorted,
-    go_lower,
-    go_trim_space,
 )
 from gait.timefmt import ZERO_TIME_TEXT, GoTime
 
@@ -240,7 +238,7 @@ def normalize_script(raw: Mapping[str, Any]) -> Script:
         raise IntentError(f"script.steps exceeds max supported steps ({MAX_SCRIPT_STEPS})")
     steps: list[ScriptStep] = []
     for index, step in enumerate(steps_in):
-        tool_name = _norm(step.get("tool_name", ""))
+        tool_name = go_trim_lower(step.get("tool_name", ""))
         if not tool_name:
             raise IntentError(f"script.steps[{index}].tool_name is required")
         args = _normalize_args(step.get("args"), f"normalize script.steps[{index}].args")
@@ -314,7 +312,7 @@ def normalize_delegation(raw: Mapping[str, Any]) -> Delegation:
             DelegationLink(
                 delegator,
                 delegate,
-                _norm(link.get("scope_class", "")),
+                go_trim_lower(link.get("scope_class", "")),
                 go_trim_space(link.get("token_ref", "")),
                 issued_at,
                 expires_at,

@@ -38,10 +38,10 @@ import yaml
 
 from gait import canonical, limits
 from gait.errors import InvalidInputError
+from gait.gostrings import go_lower, go_trim_lower, go_trim_space
+from gait.vocabulary import DISCOVERY_METHODS, ENDPOINT_CLASSES
 
 __all__ = [
-    "ALLOWED_DISCOVERY_METHODS",
-    "ALLOWED_ENDPOINT_CLASSES",
     "ALLOWED_REQUIRED_FIELDS",
     "ALLOWED_REQUIRED_HIGH_RISK_FIELDS",
     "INDEX_DIMENSIONS",
@@ -65,8 +65,6 @@ __all__ = [
     "Scripts",
     "ToolAnnotations",
     "compile_policy",
-    "go_lower",
-    "go_trim",
     "load_policy",
     "load_policy_file",
     "parse_policy",
@@ -101,23 +99,6 @@ ALLOWED_REQUIRED_HIGH_RISK_FIELDS: Final = frozenset(
         "wrkr_inventory_ref",
         "agent_action_bom_ref",
     }
-)
-ALLOWED_ENDPOINT_CLASSES: Final = frozenset(
-    {
-        "fs.read",
-        "fs.write",
-        "fs.delete",
-        "proc.exec",
-        "net.http",
-        "net.dns",
-        "ui.click",
-        "ui.type",
-        "ui.navigate",
-        "other",
-    }
-)
-ALLOWED_DISCOVERY_METHODS: Final = frozenset(
-    {"webmcp", "dynamic_mcp", "a2a", "mcp", "static_mcp", "manual", "unknown"}
 )
 _RATE_LIMIT_WINDOWS: Final = frozenset({"minute", "hour"})
 _RATE_LIMIT_SCOPES: Final = frozenset({"tool", "identity", "tool_identity"})
@@ -205,39 +186,8 @@ class PolicyError(InvalidInputError):
 
 
 # --------------------------------------------------------------------------------------------
-# Go string semantics
+# Rule names in reason codes
 # --------------------------------------------------------------------------------------------
-
-# unicode.IsSpace: the ASCII spaces, U+0085, U+00A0 and the Unicode White_Space Z characters.
-_GO_SPACE: Final = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-
-
-def go_trim(text: str) -> str:
-    """Go `strings.TrimSpace` (Python's `str.strip()` also strips U+001C..U+001F)."""
-    return text.strip(_GO_SPACE)
-
-
-def _go_lower_char(char: str) -> str:
-    lowered = char.lower()
-    if len(lowered) == 1:
-        return lowered
-    # Special casing (U+0130 becomes "i̇" in Python); Go applies the simple mapping.
-    return "i" if char == "\u0130" else char
-
-
-def go_lower(text: str) -> str:
-    """Go `strings.ToLower`: per-rune simple case mapping, without context (no final sigma)."""
-    if text.isascii():
-        return text.lower()
-    return "".join(_go_lower_char(char) for char in text)
-
-
-def _go_trim_lower(text: str) -> str:
-    return go_lower(go_trim(text))
-
 
 _GO_JSON_ESCAPES: Final = {
     '"': '\\"',
@@ -791,8 +741,8 @@ def _decode(value: Any, spec: Any, path: str, rule_name: str | None) -> Any:
 def _rule_name(item: Any, index: int) -> str:
     """The name by which errors inside `rules[index]` refer to that rule."""
     name = item.get("name") if isinstance(item, dict) else None
-    if isinstance(name, str) and go_trim(name):
-        return go_trim(name)
+    if isinstance(name, str) and go_trim_space(name):
+        return go_trim_space(name)
     if name is not None and not isinstance(name, dict | list):
         return _decode_str(name, "name")
     return f"rules[{index}]"
@@ -929,7 +879,7 @@ class FailClosed:
 
     def applies(self, risk_class: str) -> bool:
         """Go shouldFailClosed: enabled and the (trimmed, lowercased) risk class is covered."""
-        return self.enabled and _go_trim_lower(risk_class) in self.risk_classes
+        return self.enabled and go_trim_lower(risk_class) in self.risk_classes
 
 
 @attrs.frozen
@@ -1078,7 +1028,7 @@ def policy_digest(policy: Policy) -> str:
 
 def _unique_sorted(values: Iterable[str]) -> tuple[str, ...]:
     """Go uniqueSorted: trimmed, empties dropped, deduplicated, sorted by code point."""
-    return tuple(sorted({trimmed for value in values if (trimmed := go_trim(value))}))
+    return tuple(sorted({trimmed for value in values if (trimmed := go_trim_space(value))}))
 
 
 def _normalize_list(values: Iterable[str]) -> tuple[str, ...]:
@@ -1086,13 +1036,13 @@ def _normalize_list(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def _normalize_list_lower(values: Iterable[str]) -> tuple[str, ...]:
-    return _unique_sorted(_go_trim_lower(value) for value in values)
+    return _unique_sorted(go_trim_lower(value) for value in values)
 
 
 def _normalize_rate_limit(raw: Mapping[str, Any], key: str, rule_name: str) -> RateLimit:
     requests = raw.get("requests", 0)
-    window = _go_trim_lower(raw.get("window", ""))
-    scope = _go_trim_lower(raw.get("scope", ""))
+    window = go_trim_lower(raw.get("window", ""))
+    scope = go_trim_lower(raw.get("scope", ""))
     if requests < 0:
         raise PolicyError(f"{key}.requests must be >= 0 for {rule_name}")
     configured = requests > 0 if key == "rate_limit" else bool(requests > 0 or window or scope)
@@ -1118,9 +1068,9 @@ def _normalize_dataflow(raw: Mapping[str, Any], rule_name: str) -> Dataflow:
     kinds = _normalize_list_lower(raw.get("destination_kinds", ()))
     values = _normalize_list(raw.get("destination_values", ()))
     operations = _normalize_list_lower(raw.get("destination_operations", ()))
-    action = _go_trim_lower(raw.get("action", ""))
-    reason_code = go_trim(raw.get("reason_code", ""))
-    violation = go_trim(raw.get("violation", ""))
+    action = go_trim_lower(raw.get("action", ""))
+    reason_code = go_trim_space(raw.get("reason_code", ""))
+    violation = go_trim_space(raw.get("violation", ""))
     enabled = bool(raw.get("enabled", False) or tainted or kinds or values or operations)
     if not enabled:
         return Dataflow(False, tainted, kinds, values, operations, action, reason_code, violation)
@@ -1151,16 +1101,16 @@ def _normalize_endpoint(raw: Mapping[str, Any], rule_name: str) -> Endpoint:
     domain_deny = _normalize_list_lower(raw.get("domain_denylist", ()))
     egress = _normalize_list_lower(raw.get("egress_classes", ()))
     for endpoint_class in egress:
-        if endpoint_class not in ALLOWED_ENDPOINT_CLASSES:
+        if endpoint_class not in ENDPOINT_CLASSES:
             raise PolicyError(
                 f"unsupported endpoint.egress_class {_go_quote(endpoint_class)} for {rule_name}"
             )
         if not endpoint_class.startswith("net."):
             raise PolicyError(f"endpoint.egress_class must be network class for {rule_name}")
-    action = _go_trim_lower(raw.get("action", ""))
-    destructive_action = _go_trim_lower(raw.get("destructive_action", ""))
-    reason_code = go_trim(raw.get("reason_code", ""))
-    violation = go_trim(raw.get("violation", ""))
+    action = go_trim_lower(raw.get("action", ""))
+    destructive_action = go_trim_lower(raw.get("destructive_action", ""))
+    reason_code = go_trim_space(raw.get("reason_code", ""))
+    violation = go_trim_space(raw.get("violation", ""))
     enabled = bool(
         raw.get("enabled", False)
         or path_allow
@@ -1197,20 +1147,20 @@ def _normalize_endpoint(raw: Mapping[str, Any], rule_name: str) -> Endpoint:
 
 def _normalize_match(raw: Mapping[str, Any], rule_name: str) -> Match:
     tool_names = list(raw.get("tool_names", ()))
-    alias = go_trim(raw.get("tool_name", ""))
+    alias = go_trim_space(raw.get("tool_name", ""))
     if alias:
         tool_names.append(alias)
     endpoint_classes = _normalize_list_lower(
         [*raw.get("endpoint_classes", ()), *raw.get("endpoint_class", ())]
     )
     for endpoint_class in endpoint_classes:
-        if endpoint_class not in ALLOWED_ENDPOINT_CLASSES:
+        if endpoint_class not in ENDPOINT_CLASSES:
             raise PolicyError(
                 f"unsupported match endpoint_class {_go_quote(endpoint_class)} for {rule_name}"
             )
     discovery_methods = _normalize_list_lower(raw.get("discovery_method", ()))
     for method in discovery_methods:
-        if method not in ALLOWED_DISCOVERY_METHODS:
+        if method not in DISCOVERY_METHODS:
             raise PolicyError(
                 f"unsupported match discovery_method {_go_quote(method)} for {rule_name}"
             )
@@ -1241,11 +1191,11 @@ def _normalize_match(raw: Mapping[str, Any], rule_name: str) -> Match:
 
 
 def _normalize_rule(raw: Mapping[str, Any]) -> Rule:
-    name = go_trim(raw.get("name", ""))
+    name = go_trim_space(raw.get("name", ""))
     if not name:
         raise PolicyError("rule name is required")
-    effect = _go_trim_lower(raw.get("effect", ""))
-    action = _go_trim_lower(raw.get("action", ""))
+    effect = go_trim_lower(raw.get("effect", ""))
+    action = go_trim_lower(raw.get("action", ""))
     effect = effect or action
     if action and effect != action:
         raise PolicyError(f"rule action must match effect for {name}")
@@ -1279,7 +1229,7 @@ def _normalize_rule(raw: Mapping[str, Any]) -> Rule:
 def _check_legacy_fields(document: Any) -> None:
     if not isinstance(document, dict):
         return
-    present = {go_trim(key) for key in document if isinstance(key, str)}
+    present = {go_trim_space(key) for key in document if isinstance(key, str)}
     fields = [field for field in _LEGACY_FIELD_ORDER if field in present]
     if fields:
         details = "; ".join(_LEGACY_FIELD_DETAILS[field] for field in fields)
@@ -1298,8 +1248,8 @@ def policy_from_document(document: Any) -> Policy:
     schema_version = raw.get("schema_version", "") or POLICY_SCHEMA_VERSION
     if schema_version != POLICY_SCHEMA_VERSION:
         raise PolicyError(f"unsupported policy schema_version: {schema_version}")
-    default_verdict = _go_trim_lower(raw.get("default_verdict", ""))
-    default_action = _go_trim_lower(raw.get("default_action", ""))
+    default_verdict = go_trim_lower(raw.get("default_verdict", ""))
+    default_action = go_trim_lower(raw.get("default_action", ""))
     default_verdict = default_verdict or default_action
     if default_action and default_verdict != default_action:
         raise PolicyError("default_action must match default_verdict when both are set")

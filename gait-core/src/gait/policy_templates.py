@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from gait.errors import InvalidInputError
-from gait.policy import go_lower, go_trim
+from gait.gostrings import go_lower, go_trim_space
 
 __all__ = ["TEMPLATE_ALIASES", "TEMPLATE_NAMES", "resolve_template", "template_text"]
 
@@ -30,7 +30,7 @@ TEMPLATE_ALIASES: Final = {
 
 def resolve_template(name: str) -> str:
     """The template a name or alias stands for (trimmed, case-insensitive), else invalid input."""
-    key = go_lower(go_trim(name))
+    key = go_lower(go_trim_space(name))
     resolved = TEMPLATE_ALIASES.get(key)
     if resolved is None:
         aliases = ", ".join(alias for alias in TEMPLATE_ALIASES if alias not in TEMPLATE_NAMES)

@@ -19,7 +19,7 @@ import yaml
 from gait.contracts import go_field, to_wire
 from gait.errors import InvalidInputError
 from gait.fsutil import write_atomic
-from gait.policy import go_lower, go_trim
+from gait.gostrings import go_lower, go_trim_space
 from gait.regress import gojson, gopath
 from gait.regress.trajectory import normalize_sequence, normalize_verdict_sequence
 
@@ -162,12 +162,12 @@ def read_fixture_meta(path: Path) -> FixtureMeta:
         raise InvalidInputError(f"fixture expected_replay_exit_code must be >= 0: {shown}")
     if fields["checkpoint_index"] < 0:
         raise InvalidInputError(f"fixture checkpoint_index must be >= 0: {shown}")
-    conformance = go_lower(go_trim(fields["context_conformance"]))
+    conformance = go_lower(go_trim_space(fields["context_conformance"]))
     if conformance not in _CONTEXT_CONFORMANCE_MODES:
         raise InvalidInputError(
             f"fixture context_conformance must be one of required|none: {shown}"
         )
-    expected_digest = go_trim(fields["expected_context_set_digest"])
+    expected_digest = go_trim_space(fields["expected_context_set_digest"])
     if expected_digest and not _DIGEST.match(expected_digest):
         raise InvalidInputError(f"fixture expected_context_set_digest must be sha256 hex: {shown}")
     try:
@@ -223,9 +223,9 @@ def read_config(path: str) -> RegressConfig:
         (ConfigFixture(**entry) for entry in fields["fixtures"]), key=lambda f: f.name
     )
     for fixture in fixtures:
-        if not go_trim(fixture.name):
+        if not go_trim_space(fixture.name):
             raise InvalidInputError("fixture name is required")
-        if not go_trim(fixture.runpack):
+        if not go_trim_space(fixture.runpack):
             raise InvalidInputError(f"fixture runpack is required for {fixture.name}")
     return RegressConfig(
         schema_id=fields["schema_id"],

@@ -18,7 +18,7 @@ import attrs
 
 from gait.contracts import go_field
 from gait.errors import GaitError, InvalidInputError
-from gait.policy import go_trim
+from gait.gostrings import go_trim_space
 from gait.regress import gopath
 from gait.regress.config import FixtureMeta
 from gait.regress.trajectory import NO_MISMATCH, first_mismatch, tool_sequence, verdict_sequence
@@ -67,7 +67,7 @@ class Fixture:
 
 def unique_sorted(values: Iterable[str]) -> list[str]:
     """Trimmed, blanks dropped, deduplicated, sorted."""
-    return sorted({trimmed for value in values if (trimmed := go_trim(value))})
+    return sorted({trimmed for value in values if (trimmed := go_trim_space(value))})
 
 
 def _fail(name: str, reason: str, details: dict[str, Any], conformance: str = "") -> GraderResult:
@@ -86,7 +86,7 @@ def _error(exc: GaitError) -> dict[str, Any]:
 
 def candidate_path(fixture: Fixture) -> str:
     """The runpack graded against the baseline; InvalidInputError when it does not exist."""
-    candidate = go_trim(fixture.meta.candidate_runpack)
+    candidate = go_trim_space(fixture.meta.candidate_runpack)
     if not candidate:
         return fixture.runpack_path
     if not gopath.is_abs(candidate):
@@ -276,8 +276,10 @@ def grade_context_conformance(
         "context_runtime_only": classification == DRIFT_RUNTIME_ONLY,
     }
     meta = fixture.meta
-    expected_digest = go_trim(meta.expected_context_set_digest)
-    enforce = enforce or go_trim(meta.context_conformance) == "required" or bool(expected_digest)
+    expected_digest = go_trim_space(meta.expected_context_set_digest)
+    enforce = (
+        enforce or go_trim_space(meta.context_conformance) == "required" or bool(expected_digest)
+    )
     if (
         expected_digest
         and candidate_refs.context_set_digest.lower() != expected_digest.lower()
@@ -292,7 +294,7 @@ def grade_context_conformance(
             context_conformance=classification,
             details=details,
         )
-    if not go_trim(candidate_refs.context_set_digest):
+    if not go_trim_space(candidate_refs.context_set_digest):
         return _fail(name, "context_evidence_missing", details, CONFORMANCE_MISSING)
     if classification == DRIFT_SEMANTIC:
         return _fail(name, "context_semantic_drift", details, DRIFT_SEMANTIC)
@@ -312,8 +314,8 @@ def grade_context_conformance(
 def context_conformance_requested(fixtures: Iterable[Fixture]) -> bool:
     """Whether any fixture asks for the context grader (the flag asks for it everywhere)."""
     return any(
-        go_trim(f.meta.context_conformance)
-        or go_trim(f.meta.expected_context_set_digest)
+        go_trim_space(f.meta.context_conformance)
+        or go_trim_space(f.meta.expected_context_set_digest)
         or f.meta.allow_context_runtime_drift
         for f in fixtures
     )

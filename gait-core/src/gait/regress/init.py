@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 
 from gait.errors import GaitError, InvalidInputError
-from gait.policy import go_trim
+from gait.gostrings import go_trim_space
 from gait.regress import gopath
 from gait.regress.config import (
     CONFIG_FILE_NAME,
@@ -62,7 +62,7 @@ def _expectations(source: Path, meta: FixtureMeta) -> FixtureMeta:
         # The source passed verification; a record the reader rejects only costs the
         # expectations, as in the reference.
         return meta
-    context_set_digest = go_trim(pack.refs.context_set_digest)
+    context_set_digest = go_trim_space(pack.refs.context_set_digest)
     return attrs.evolve(
         meta,
         expected_tool_sequence=tuple(tool_sequence(pack)),

@@ -17,7 +17,7 @@ import attrs
 from gait import __version__
 from gait.contracts import to_wire
 from gait.errors import GaitError, InvalidInputError
-from gait.policy import go_trim
+from gait.gostrings import go_trim_space
 from gait.regress import gopath
 from gait.regress.config import (
     CONFIG_FILE_NAME,
@@ -121,7 +121,7 @@ class RegressRun:
             "artifact_paths": [
                 trimmed
                 for path in (self.output_path, self.junit_path)
-                if (trimmed := go_trim(path))
+                if (trimmed := go_trim_space(path))
             ],
             "output": self.output_path,
             "junit": self.junit_path,
@@ -131,7 +131,7 @@ class RegressRun:
 
 def rerun_command(config_path: str) -> str:
     """The command that reproduces a failing run."""
-    config = go_trim(config_path)
+    config = go_trim_space(config_path)
     if config in ("", CONFIG_FILE_NAME):
         return "gait regress run --json"
     return f"gait regress run --config {config} --json"
@@ -254,7 +254,7 @@ def run_regress(options: RunOptions, progress: Progress | None = None) -> Regres
     )
     output_path = options.output_path or DEFAULT_OUTPUT
     write_file(Path(output_path), regress_result_json(result), "regress result")
-    junit_path = go_trim(options.junit_path)
+    junit_path = go_trim_space(options.junit_path)
     if junit_path:
         write_file(Path(junit_path), junit_xml(result), "junit report")
     return RegressRun(result=result, output_path=output_path, junit_path=junit_path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from gait.policy import go_lower, go_trim
+from gait.gostrings import go_lower, go_trim_space
 
 if TYPE_CHECKING:
     from gait.contracts import ResultRecord
@@ -63,7 +63,7 @@ _STATUS_VERDICTS = {
 
 def normalize_verdict(text: str) -> str:
     """The canonical verdict a text names (`PASS` → allow, `dry-run` → dry_run), "" if none."""
-    key = go_lower(go_trim(text)).replace("-", "_").replace(" ", "_")
+    key = go_lower(go_trim_space(text)).replace("-", "_").replace(" ", "_")
     return _VERDICT_ALIASES.get(key, "")
 
 
@@ -74,7 +74,7 @@ def result_verdict(result: ResultRecord) -> str:
         # Only a string can name a verdict; the reference formats other values with %v.
         if isinstance(raw, str) and (verdict := normalize_verdict(raw)):
             return verdict
-    return _STATUS_VERDICTS.get(go_lower(go_trim(result.status)), "error")
+    return _STATUS_VERDICTS.get(go_lower(go_trim_space(result.status)), "error")
 
 
 def tool_sequence(pack: Runpack) -> list[str]:
@@ -89,7 +89,7 @@ def verdict_sequence(pack: Runpack) -> list[str]:
 
 def normalize_sequence(values: Iterable[str]) -> list[str]:
     """Trimmed values, blanks dropped."""
-    return [trimmed for value in values if (trimmed := go_trim(value))]
+    return [trimmed for value in values if (trimmed := go_trim_space(value))]
 
 
 def normalize_verdict_sequence(values: Iterable[str]) -> list[str]:
