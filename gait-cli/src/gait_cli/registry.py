@@ -5,6 +5,7 @@ from __future__ import annotations
 
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "approve": ("gait_cli.commands.approve", "Mint a signed approval token for one intent."),
+    "ci": ("gait_cli.commands.ci", "Run the regression gate in any CI runner; write CI templates."),
     "demo": (
         "gait_cli.commands.demo",
         "Record a sample run as a runpack and show how to verify it.",
@@ -12,6 +13,10 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("gait_cli.commands.doctor", "Check Python, plugins, keys and the output directory."),
     "gate": ("gait_cli.commands.gate", "Evaluate a tool-call intent against a policy."),
     "keys": ("gait_cli.commands.keys", "Create, rotate and check Ed25519 signing keys."),
+    "mcp": (
+        "gait_cli.commands.mcp",
+        "Gate MCP and agent tool calls: proxy and the boundary service.",
+    ),
     "plugins": ("gait_cli.commands.plugins", "List installed plugins and their status."),
     "policy": ("gait_cli.commands.policy", "Validate, format, create and test policies."),
     "regress": ("gait_cli.commands.regress", "Turn runs into CI regression tests and run them."),
