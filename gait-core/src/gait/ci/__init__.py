@@ -1,0 +1,54 @@
+"""The CI lane: one contract for every runner, and CI provider templates from plugins.
+
+    from gait.ci import ContractOptions, run_contract
+    outcome = run_contract(ContractOptions(fixture="demo"))   # writes gait-out/ci/*
+    outcome.exit_code, outcome.summary["top_failure_reason"]
+
+`run_contract` is `gait ci regress`: create the fixture when asked, run the regressions, write
+every artifact under `gait-out/ci/` (regress_result.json, junit.xml, summary.md, summary.json)
+and answer 0, 5 or the error's exit code. The artifacts depend only on the fixtures and the gait
+version, never on the environment, so a run on a laptop and a run in CI write the same bytes.
+
+CI providers (GitHub, GitLab, Jenkins, CircleCI, ...) come from plugins: a `gait_bridge` sink
+named `ci.<provider>` whose factory returns a `CIProvider` (see `gait.ci.providers`).
+"""
+
+from __future__ import annotations
+
+from gait.ci.contract import (
+    ARTIFACT_DIR,
+    ARTIFACT_FILES,
+    DEMO_FIXTURE,
+    JUNIT_FILE,
+    RESULT_FILE,
+    SUMMARY_JSON_FILE,
+    SUMMARY_MARKDOWN_FILE,
+    ContractOptions,
+    ContractOutcome,
+    contract_command,
+    run_contract,
+)
+from gait.ci.providers import (
+    PROVIDER_BRIDGE_PREFIX,
+    CIProvider,
+    TemplateOptions,
+    installed_providers,
+)
+
+__all__ = [
+    "ARTIFACT_DIR",
+    "ARTIFACT_FILES",
+    "DEMO_FIXTURE",
+    "JUNIT_FILE",
+    "PROVIDER_BRIDGE_PREFIX",
+    "RESULT_FILE",
+    "SUMMARY_JSON_FILE",
+    "SUMMARY_MARKDOWN_FILE",
+    "CIProvider",
+    "ContractOptions",
+    "ContractOutcome",
+    "TemplateOptions",
+    "contract_command",
+    "installed_providers",
+    "run_contract",
+]

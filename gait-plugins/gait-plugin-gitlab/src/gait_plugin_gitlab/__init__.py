@@ -1,0 +1,1 @@
+"""Gait plugin: the GitLab CI template of the regression gate (`gait ci init --provider gitlab`)."""

@@ -1,0 +1,1 @@
+"""Gait plugin: the Jenkins pipeline of the regression gate (`gait ci init --provider jenkins`)."""
