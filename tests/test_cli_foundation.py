@@ -88,7 +88,7 @@ def test_empty_allowlist_and_no_plugins_flag_load_none(gait: RunGait, tmp_path: 
     fx.make_plugin(site, "gait-plugin-good", "gait_plugin_good_e2e2", fx.GOOD)
     for extra, plugins in (((), ""), (("--no-plugins",), None)):
         out = gait(*extra, "plugins", "list", "--json", plugins=plugins, pythonpath=site)
-        assert [p["name"] for p in out.json["plugins"]] == ["gait.ed25519"]
+        assert [p["name"] for p in out.json["plugins"]] == ["gait.adapters", "gait.ed25519"]
     assert gait("hello", plugins="", pythonpath=site).code == 6
 
 

@@ -10,8 +10,10 @@ from types import ModuleType
 
 import pytest
 
+import gait.plugins
 from gait.builtin_plugins import BUILTINS
 from gait.hookspecs import EvaluatorVerdict, ExportEvent
+from gait.plugin_discovery import gait_entry_points
 from gait.plugins import BUILTIN_HOOKS, load_plugins
 
 
@@ -31,6 +33,10 @@ fx = _fixtures()
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("GAIT_PLUGINS", raising=False)
+    # Only the test's own plugins: the workspace's plugin packages are installed in the venv.
+    monkeypatch.setattr(
+        gait.plugins, "gait_entry_points", lambda: gait_entry_points([str(tmp_path)])
+    )
     suffix = request.node.name.replace("[", "_").replace("]", "").replace("-", "_")
     tmp_path.joinpath("suffix").write_text(suffix)
     yield tmp_path
@@ -50,7 +56,7 @@ def statuses(host: object) -> dict[str, tuple[str, str]]:
 
 def test_builtins_load_even_with_no_plugins() -> None:
     host = load_plugins(enabled=False)
-    assert statuses(host) == {"gait.ed25519": ("builtin", "")}
+    assert statuses(host) == {"gait.ed25519": ("builtin", ""), "gait.adapters": ("builtin", "")}
     assert "ed25519" in host.signers()
 
 
@@ -109,15 +115,16 @@ def test_unsafe_or_wrong_plugins_are_refused_at_load(site: Path, source: str, me
 def test_allowlist(site: Path) -> None:
     add(site, "gait-plugin-good", fx.GOOD)
     add(site, "gait-plugin-other", fx.GOOD.replace("tool.forbidden", "tool.other"))
-    assert set(statuses(load_plugins(allow=""))) == {"gait.ed25519"}
-    assert set(statuses(load_plugins(allow="other"))) == {"gait.ed25519", "other"}
-    assert set(statuses(load_plugins(allow="gait-plugin-good"))) == {"gait.ed25519", "good"}
+    builtins = {"gait.ed25519", "gait.adapters"}
+    assert set(statuses(load_plugins(allow=""))) == builtins
+    assert set(statuses(load_plugins(allow="other"))) == {*builtins, "other"}
+    assert set(statuses(load_plugins(allow="gait-plugin-good"))) == {*builtins, "good"}
 
 
 def test_env_allowlist_empty_loads_none(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     add(site, "gait-plugin-good", fx.GOOD)
     monkeypatch.setenv("GAIT_PLUGINS", "")
-    assert set(statuses(load_plugins())) == {"gait.ed25519"}
+    assert set(statuses(load_plugins())) == {"gait.ed25519", "gait.adapters"}
 
 
 class _Intent:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
-from gait.hookspecs import SignerBackend, hookimpl
+from gait.hookspecs import Bridge, SignerBackend, hookimpl
 
 
 def _ed25519_signer(options: Mapping[str, str]) -> object:
@@ -29,4 +30,30 @@ class Ed25519SignerPlugin:
         ]
 
 
-BUILTINS: tuple[tuple[str, object], ...] = (("gait.ed25519", Ed25519SignerPlugin()),)
+class AdaptersPlugin:
+    """The tool-call adapters of `gait mcp proxy|serve`: mcp, openai, anthropic, langchain and
+    claude_code (with its aliases claude-code and claudecode)."""
+
+    @hookimpl
+    def gait_bridge(self) -> Iterable[Bridge]:
+        from gait.mcp.toolcall import BUILTIN_ADAPTERS
+
+        return [
+            Bridge(
+                name=name,
+                kind="adapter",
+                factory=functools.partial(_same, decoder),
+                description=text,
+            )
+            for name, (decoder, text) in BUILTIN_ADAPTERS.items()
+        ]
+
+
+def _same(value: object) -> object:
+    return value
+
+
+BUILTINS: tuple[tuple[str, object], ...] = (
+    ("gait.ed25519", Ed25519SignerPlugin()),
+    ("gait.adapters", AdaptersPlugin()),
+)

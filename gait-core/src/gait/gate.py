@@ -18,13 +18,19 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gait import __version__
-from gait.contracts import to_wire
 from gait.contracts.trace import TraceRecord
 from gait.evaluate import Decision, evaluate, most_restrictive
 from gait.keys import SigningKey, VerifyKey
 from gait.policy import CompiledPolicy, load_policy, load_policy_file
 from gait.timefmt import GoTime
-from gait.trace import TraceInput, build_trace, sign_trace, trace_id_for, write_trace
+from gait.trace import (
+    TraceInput,
+    build_trace,
+    sign_trace_wire,
+    trace_id_for,
+    trace_json_bytes,
+    write_trace_bytes,
+)
 
 if TYPE_CHECKING:
     # Approvals, rate limits and plugins are imported where they are used: most decisions need
@@ -180,17 +186,37 @@ class Gate:
 
         `approval_token_ref` is recorded when no approval token was valid.
         """
+        trace, wire = self.sign_trace_wire(
+            outcome,
+            key,
+            correlation_id=correlation_id,
+            observed_at=observed_at,
+            approval_token_ref=approval_token_ref,
+        )
+        if path is not None:
+            write_trace_bytes(path, trace_json_bytes(wire))
+        return trace
+
+    def sign_trace_wire(
+        self,
+        outcome: GateOutcome | GateDecision,
+        key: SigningKey,
+        *,
+        correlation_id: str = "",
+        observed_at: GoTime | None = None,
+        approval_token_ref: str = "",
+    ) -> tuple[TraceRecord, dict[str, Any]]:
+        """`sign_trace` without the write: the signed trace and its wire form, for a caller
+        that writes the file itself (the service names traces uniquely)."""
         source = trace_input(outcome, correlation_id)
         if not source.approval_token_ref and approval_token_ref:
             source = attrs.evolve(source, approval_token_ref=approval_token_ref)
-        trace = sign_trace(build_trace(source, observed_at=observed_at), key)
-        if path is not None:
-            write_trace(path, trace)
+        trace, wire = sign_trace_wire(build_trace(source, observed_at=observed_at), key)
         if self.plugins is not None and self.plugins.hookimpls("gait_export"):
             from gait.hookspecs import ExportEvent
 
-            self.export(ExportEvent(kind="decision", record=to_wire(trace)))
-        return trace
+            self.export(ExportEvent(kind="decision", record=wire))
+        return trace, wire
 
     def export(self, event: ExportEvent) -> list[ExportFailure]:
         return [] if self.plugins is None else self.plugins.export(event)

@@ -708,50 +708,75 @@ _json_decoder: Final = json.JSONDecoder(
 )
 
 
-def _check_depth(value: Any, limit: int) -> None:
+def _check_depth(value: Any, limit: int, what: str = "intent") -> None:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
-            raise IntentDecodeError(f"intent exceeds maximum JSON nesting depth ({limit})")
+            raise IntentDecodeError(f"{what} exceeds maximum JSON nesting depth ({limit})")
         children = item.values() if type(item) is dict else item
         for child in children:
             if type(child) is dict or type(child) is list:
                 stack.append((child, depth + 1))
 
 
-def parse_intent_json(data: bytes) -> dict[str, Any]:
+def parse_intent_json(
+    data: bytes, *, what: str = "intent", go_type: str = "gate.IntentRequest"
+) -> dict[str, Any]:
     """Untrusted bytes to a raw intent mapping, or `IntentDecodeError`.
 
     Enforces `MAX_INTENT_BYTES`, strict UTF-8 and `MAX_JSON_DEPTH`; rejects NaN and Infinity
     and numbers outside float64. Every number becomes a float, as in Go (`1` -> `1.0`).
+    `what` and `go_type` name the document in messages (tool calls are read the same way).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise IntentDecodeError("intent must be JSON bytes")
+        raise IntentDecodeError(f"{what} must be JSON bytes")
     if len(data) > MAX_INTENT_BYTES:
-        raise IntentDecodeError(f"intent exceeds maximum size ({MAX_INTENT_BYTES} bytes)")
+        raise IntentDecodeError(f"{what} exceeds maximum size ({MAX_INTENT_BYTES} bytes)")
     try:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise IntentDecodeError(f"intent is not valid UTF-8: {exc.reason}") from None
+        raise IntentDecodeError(f"{what} is not valid UTF-8: {exc.reason}") from None
     try:
         value = _json_decoder.decode(text)
     except IntentDecodeError:
         raise
     except json.JSONDecodeError as exc:
-        raise IntentDecodeError(f"parse intent json: {exc.msg} (offset {exc.pos})") from None
+        raise IntentDecodeError(f"parse {what} json: {exc.msg} (offset {exc.pos})") from None
     except RecursionError:
         raise IntentDecodeError(
-            f"intent exceeds maximum JSON nesting depth ({MAX_JSON_DEPTH})"
+            f"{what} exceeds maximum JSON nesting depth ({MAX_JSON_DEPTH})"
         ) from None
     except (ValueError, OverflowError) as exc:
-        raise IntentDecodeError(f"parse intent json: {exc}") from None
+        raise IntentDecodeError(f"parse {what} json: {exc}") from None
     if type(value) is not dict:
         raise IntentDecodeError(
-            f"json: cannot unmarshal {_json_kind(value)} into Go value of type gate.IntentRequest"
+            f"json: cannot unmarshal {_json_kind(value)} into Go value of type {go_type}"
         )
-    _check_depth(value, MAX_JSON_DEPTH)
+    _check_depth(value, MAX_JSON_DEPTH, what)
     return value
+
+
+def decode_json_prefix(text: str, *, what: str) -> tuple[Any, int]:
+    """The first JSON value of `text` read as Go reads it into `any` (every number a float64,
+    no NaN or Infinity, at most `MAX_JSON_DEPTH` deep) and the offset just after it, for a
+    caller that rejects trailing data itself. Raises `IntentDecodeError`."""
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    try:
+        value, end = _json_decoder.raw_decode(text, start)
+    except IntentDecodeError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise IntentDecodeError(f"{exc.msg} (offset {exc.pos})") from None
+    except RecursionError:
+        raise IntentDecodeError(
+            f"{what} exceeds maximum JSON nesting depth ({MAX_JSON_DEPTH})"
+        ) from None
+    except (ValueError, OverflowError) as exc:
+        raise IntentDecodeError(str(exc)) from None
+    if type(value) is dict or type(value) is list:
+        _check_depth(value, MAX_JSON_DEPTH, what)
+    return value, end
 
 
 # --------------------------------------------------------------------------------------------

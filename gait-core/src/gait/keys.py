@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -83,9 +84,7 @@ class SigningKey:
         return self.public.key_id
 
     def crypto(self) -> Ed25519PrivateKey:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-        return Ed25519PrivateKey.from_private_bytes(self.seed)
+        return _private_key(self.seed)
 
     def sign(self, message: bytes) -> bytes:
         return self.crypto().sign(message)
@@ -198,3 +197,12 @@ def write_key_pair(
 
     write_atomic(private_path, key.encode().encode("ascii"), overwrite=overwrite)
     write_atomic(public_path, key.public.encode().encode("ascii"), overwrite=overwrite)
+
+
+@functools.lru_cache(maxsize=16)
+def _private_key(seed: bytes) -> Ed25519PrivateKey:
+    """The cryptography key object of a seed, built once: a long-running signer (`gait mcp
+    serve`) signs every decision with the same key, and building it costs most of a signature."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(seed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -21,7 +21,10 @@ ENV_ALLOWLIST = "GAIT_PLUGINS"
 # The built-ins (`gait.builtin_plugins.BUILTINS`) and the hooks each implements, known here so
 # that a host with no installed plugin answers the hooks no built-in implements without
 # importing pluggy or the built-ins (start-up budget). test_plugins checks it against pluggy.
-BUILTIN_HOOKS: tuple[tuple[str, tuple[str, ...]], ...] = (("gait.ed25519", ("gait_sign",)),)
+BUILTIN_HOOKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("gait.ed25519", ("gait_sign",)),
+    ("gait.adapters", ("gait_bridge",)),
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -180,7 +183,27 @@ class PluginHost:
         return {backend.name: backend for backend in _flatten(self.manager.hook.gait_sign())}
 
     def bridges(self) -> dict[str, Bridge]:
+        """Every bridge by name. Built-ins register first and pluggy answers last-registered
+        first, so a plugin cannot take over a built-in name."""
         return {bridge.name: bridge for bridge in _flatten(self.manager.hook.gait_bridge())}
+
+    def adapter(self, name: str) -> Callable[[Any], Any] | None:
+        """The `gait_bridge` adapter called `name`, built by its factory; None if there is none.
+
+        With no installed plugin loaded, the built-in adapter table answers, which is what the
+        built-in hook would (test_plugins checks it), without importing pluggy: hook integrations
+        run `gait mcp proxy` once per tool call.
+        """
+        if self._manager is None:
+            from gait.mcp.toolcall import BUILTIN_ADAPTERS
+
+            entry = BUILTIN_ADAPTERS.get(name)
+            return None if entry is None else entry[0]
+        bridge = self.bridges().get(name)
+        if bridge is None or bridge.kind != "adapter":
+            return None
+        built: Callable[[Any], Any] = bridge.factory()
+        return built
 
     def add_commands(self, cli: Any) -> list[PluginRecord]:
         """Let plugins add click commands; a plugin that fails here is marked failed."""
@@ -204,9 +227,12 @@ class PluginHost:
         raise LookupError(registered_name)
 
     def participants(self) -> list[dict[str, str]]:
-        """Name and version of every loaded third-party plugin, for traces."""
+        """Name and version of every loaded third-party evaluator, for traces: a plugin that
+        only adds commands or bridges takes no part in a decision."""
         return [
-            {"name": r.dist, "version": r.version} for r in self.records if r.status == "loaded"
+            {"name": r.dist, "version": r.version}
+            for r in self.records
+            if r.status == "loaded" and "gait_evaluate" in r.hooks
         ]
 
 

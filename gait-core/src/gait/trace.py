@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring as _encode_string
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,25 +147,75 @@ def build_trace(source: TraceInput, *, observed_at: GoTime | None = None) -> Tra
 
 def sign_trace(trace: TraceRecord, key: SigningKey) -> TraceRecord:
     """The trace with its signature over the canonical JSON of everything else."""
+    return sign_trace_wire(trace, key)[0]
+
+
+def sign_trace_wire(trace: TraceRecord, key: SigningKey) -> tuple[TraceRecord, dict[str, Any]]:
+    """The signed trace and its wire form, converted once (`signature` is the last field)."""
     from gait.contracts import to_wire
     from gait.contracts.trace import SignatureRecord
 
     body = to_wire(attrs.evolve(trace, signature=None))
     signature = sign_record(key, body)
-    return attrs.evolve(trace, signature=SignatureRecord(**signature.to_json()))
+    signed = attrs.evolve(trace, signature=SignatureRecord(**signature.to_json()))
+    return signed, {**body, "signature": signature.to_json()}
 
 
 def trace_json_bytes(record: Mapping[str, Any]) -> bytes:
-    """The file form: 2-space indented JSON and a newline, as the reference writes it."""
-    return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """The file form: 2-space indented JSON and a newline, as the reference writes it.
+
+    The same bytes as `json.dumps(record, indent=2, ensure_ascii=False)` (a property test
+    checks it), about three times faster: with `indent`, the standard library falls back to its
+    pure-Python encoder, and the service writes a trace for every decision.
+    """
+    parts: list[str] = []
+    _indented(record, "\n", parts)
+    parts.append("\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _indented(value: Any, newline: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_string(value))
+    elif kind is dict or isinstance(value, Mapping):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            out.append(separator)
+            out.append(_encode_string(key) if type(key) is str else json.dumps(str(key)))
+            out.append(": ")
+            _indented(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _indented(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    else:
+        out.append(json.dumps(value, ensure_ascii=False))
 
 
 def write_trace(path: Path, trace: TraceRecord) -> None:
-    if not path.is_absolute() and ".." in path.parts:
-        raise InvalidInputError(f"trace path must not contain '..': {path}")
     from gait.contracts import to_wire
 
-    write_atomic(path, trace_json_bytes(to_wire(trace)))
+    write_trace_bytes(path, trace_json_bytes(to_wire(trace)))
+
+
+def write_trace_bytes(path: Path, data: bytes) -> None:
+    if not path.is_absolute() and ".." in path.parts:
+        raise InvalidInputError(f"trace path must not contain '..': {path}")
+    write_atomic(path, data)
 
 
 def read_trace(path: Path) -> dict[str, Any]:

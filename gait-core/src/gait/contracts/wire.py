@@ -56,7 +56,19 @@ def _fields_of(cls: type[Any]) -> tuple[tuple[str, bool], ...]:
     return fields
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    # Exact-type checks first: most values are JSON already (a trace's relationship envelope
+    # is a tree of dicts, lists and strings), and every decision writes a trace.
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return value
+    if kind is dict:
+        return {key: _plain(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
     if isinstance(value, GoTime):
         return value.format()
     if attrs.has(type(value)):

@@ -1,0 +1,367 @@
+"""`gait mcp proxy` (alias `bridge`) and `gait mcp serve` (integrations.md §1)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gait.errors import ExitCode, GaitError, InvalidInputError
+from gait.gostrings import go_lower, go_trim_space
+from gait.keys import KeySource
+from gait.limits import MAX_INTENT_BYTES
+from gait.signers import resolve_signer
+from gait_cli.app import cli
+from gait_cli.context import plugin_host
+from gait_cli.output import Report, gait_command
+
+UNSUPPORTED = "is not supported in this version"
+
+
+@cli.group("mcp")
+def mcp() -> None:
+    """Gate MCP and agent tool calls: a one-shot proxy (bridge is an alias) and the boundary
+    service."""
+
+
+def _refuse(**flags: str) -> None:
+    for flag, value in flags.items():
+        if value:
+            raise InvalidInputError(f"--{flag.replace('_', '-')} {UNSUPPORTED}")
+
+
+def _read_call(path: str) -> bytes:
+    try:
+        if path.strip() == "-":
+            data = sys.stdin.buffer.read(MAX_INTENT_BYTES + 1)
+        else:
+            with Path(path).open("rb") as handle:
+                data = handle.read(MAX_INTENT_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInputError(f"read call payload: {exc.strerror or exc}") from None
+    return data
+
+
+def _proxy_text(output: dict[str, Any]) -> list[str]:
+    lines = [f"mcp proxy: verdict={output['verdict']}", f"trace: {output['trace_path']}"]
+    if output.get("runpack_path"):
+        lines.append(f"runpack: {output['runpack_path']}")
+    return lines
+
+
+PROXY_HELP = (
+    "Decide one tool call (a file, or - for standard input) against a policy and write a "
+    "signed trace. Never runs the tool: execute it only when the verdict is allow."
+)
+
+
+def _proxy_options(func: Any) -> Any:
+    options = [
+        click.argument("args", nargs=-1),
+        click.option("--policy", "policy_path", default="", help="Policy YAML (or 1st argument)."),
+        click.option("--call", "call_path", default="", help="Tool call JSON, - for stdin."),
+        click.option("--adapter", default="mcp", show_default=True, help="Payload format."),
+        click.option("--profile", default="standard", show_default=True, help="standard|oss-prod"),
+        click.option("--job-root", default="./gait-out/jobs", show_default=True, help="Jobs."),
+        click.option("--trace-out", default="", help="Trace path (default trace_<run>_<t>.json)."),
+        click.option("--run-id", default="", help="run_id of the decision's artifacts."),
+        click.option("--runpack-out", default="", help="Also write a one-decision runpack."),
+        click.option("--key-mode", default="dev", show_default=True, help="dev or prod."),
+        click.option("--private-key", default="", help="Signing key file (prod)."),
+        click.option("--private-key-env", default="", help="Env var with the signing key."),
+        click.option(
+            "--rate-limit-state",
+            default=".gait-out/gate_rate_limits.json",
+            show_default=True,
+            help="State file for rate_limit and destructive_budget rules.",
+        ),
+        click.option(
+            "--context-envelope", default="", help="Refused: not implemented in this version."
+        ),
+        click.option(
+            "--kill-switch-state", default="", help="Refused: not implemented in this version."
+        ),
+        click.option("--pack-out", default="", help="Refused: not implemented in this version."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def proxy_command(name: str) -> None:
+    @gait_command(
+        mcp,
+        name,
+        exit_codes=(0, 1, 3, 4, 6),
+        help=PROXY_HELP if name == "proxy" else "Alias of proxy. " + PROXY_HELP,
+    )
+    @_proxy_options
+    def command(
+        args: tuple[str, ...],
+        policy_path: str,
+        call_path: str,
+        adapter: str,
+        profile: str,
+        job_root: str,
+        trace_out: str,
+        run_id: str,
+        runpack_out: str,
+        key_mode: str,
+        private_key: str,
+        private_key_env: str,
+        rate_limit_state: str,
+        context_envelope: str,
+        kill_switch_state: str,
+        pack_out: str,
+    ) -> Report:
+        try:
+            return _proxy(
+                list(args),
+                policy_path,
+                call_path,
+                adapter,
+                profile,
+                trace_out,
+                run_id,
+                runpack_out,
+                key_mode,
+                private_key,
+                private_key_env,
+                rate_limit_state,
+                context_envelope=context_envelope,
+                kill_switch_state=kill_switch_state,
+                pack_out=pack_out,
+            )
+        except GaitError as exc:
+            return Report(
+                payload={"executed": False, "error": str(exc)},
+                text=[f"mcp proxy error: {exc}"],
+                exit_code=exc.exit_code,
+                ok=False,
+            )
+
+
+def _proxy(
+    args: list[str],
+    policy_path: str,
+    call_path: str,
+    adapter: str,
+    profile: str,
+    trace_out: str,
+    run_id: str,
+    runpack_out: str,
+    key_mode: str,
+    private_key: str,
+    private_key_env: str,
+    rate_limit_state: str,
+    **unsupported: str,
+) -> Report:
+    from gait.gate import Gate
+    from gait.mcp.boundary import CallRequest, Settings, check_profile, decide_call
+    from gait.mcp.toolcall import adapter_name, parse_payload, resolve_decoder
+
+    if not policy_path.strip() and args:
+        policy_path = args.pop(0)
+    if not call_path.strip() and args:
+        call_path = args.pop(0)
+    if not policy_path.strip() or not call_path.strip() or args:
+        raise InvalidInputError("expected --policy <policy.yaml> and --call <tool_call.json|->")
+    _refuse(**unsupported)
+    host = plugin_host(click.get_current_context())
+    name = adapter_name(adapter)
+    decoder = resolve_decoder(host, name)
+    payload = parse_payload(_read_call(call_path))
+    settings_profile = check_profile(go_lower(go_trim_space(profile)))
+    gate = Gate.load(policy_path, plugins=host)
+    key, warnings = resolve_signer(
+        key_mode=go_lower(go_trim_space(key_mode)),
+        private=KeySource(path=private_key, env=private_key_env),
+        signer="ed25519",
+        backends=host.signers,
+    )
+    outcome = decide_call(
+        gate,
+        key,
+        decoder,
+        CallRequest(
+            adapter=name,
+            payload=payload,
+            run_id=run_id,
+            trace_path=Path(trace_out) if trace_out.strip() else None,
+            runpack_out=Path(runpack_out) if runpack_out.strip() else None,
+        ),
+        Settings(
+            profile=settings_profile,
+            key_mode=go_lower(go_trim_space(key_mode)),
+            key_warnings=tuple(warnings),
+            rate_limit_state=Path(rate_limit_state) if rate_limit_state else None,
+        ),
+    )
+    payload_out = {k: v for k, v in outcome.output.items() if k != "ok"}
+    return Report(
+        payload=payload_out,
+        text=_proxy_text(outcome.output),
+        exit_code=ExitCode(outcome.exit_code),
+    )
+
+
+proxy_command("proxy")
+proxy_command("bridge")
+
+
+SERVE_HELP = (
+    "Run the boundary service: POST /v1/evaluate (also /sse and /stream) decides a tool call and "
+    "writes its signed trace; GET /healthz; GET /openapi.json. Binds 127.0.0.1:8787 by default; "
+    "any other address needs --auth-mode token. Stops gracefully on SIGTERM or SIGINT."
+)
+
+
+@gait_command(mcp, "serve", exit_codes=(0, 1, 6), help=SERVE_HELP)
+@click.argument("args", nargs=-1)
+@click.option("--policy", "policy_path", default="", help="Policy YAML (reloaded when it changes).")
+@click.option("--listen", default="127.0.0.1:8787", show_default=True, help="host:port.")
+@click.option("--adapter", default="mcp", show_default=True, help="Default payload format.")
+@click.option("--profile", default="standard", show_default=True, help="standard or oss-prod.")
+@click.option("--auth-mode", default="off", show_default=True, help="off or token.")
+@click.option("--auth-token-env", default="", help="Env var holding the bearer token.")
+@click.option("--max-request-bytes", default=1 << 20, show_default=True, type=int, help="Limit.")
+@click.option("--http-verdict-status", default="compat", show_default=True, help="compat|strict")
+@click.option("--allow-client-artifact-paths", is_flag=True, help="Let requests choose paths.")
+@click.option("--trace-dir", default="./gait-out/mcp-serve/traces", show_default=True)
+@click.option("--runpack-dir", default="", help="Where emit_runpack requests write runpacks.")
+@click.option("--session-dir", default="./gait-out/mcp-serve/sessions", show_default=True)
+@click.option("--trace-max-age", default="0", show_default=True, help="Go duration, 0 off.")
+@click.option("--trace-max-count", default=0, show_default=True, type=int)
+@click.option("--runpack-max-age", default="0", show_default=True)
+@click.option("--runpack-max-count", default=0, show_default=True, type=int)
+@click.option("--session-max-age", default="0", show_default=True)
+@click.option("--session-max-count", default=0, show_default=True, type=int)
+@click.option("--key-mode", default="dev", show_default=True, help="dev or prod.")
+@click.option("--private-key", default="", help="Signing key file (prod).")
+@click.option("--private-key-env", default="", help="Env var with the signing key.")
+@click.option(
+    "--rate-limit-state",
+    default=".gait-out/gate_rate_limits.json",
+    show_default=True,
+    help="State file for rate_limit and destructive_budget rules (shared by all workers).",
+)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--job-root", default="./gait-out/jobs", show_default=True, help="Jobs.")
+@click.option("--context-envelope", default="", help="Refused: not implemented in this version.")
+@click.option("--kill-switch-state", default="", help="Refused: not implemented in this version.")
+@click.option("--pack-dir", default="", help="Refused: not implemented in this version.")
+def serve(
+    args: tuple[str, ...],
+    policy_path: str,
+    listen: str,
+    adapter: str,
+    profile: str,
+    auth_mode: str,
+    auth_token_env: str,
+    max_request_bytes: int,
+    http_verdict_status: str,
+    allow_client_artifact_paths: bool,
+    trace_dir: str,
+    runpack_dir: str,
+    session_dir: str,
+    trace_max_age: str,
+    trace_max_count: int,
+    runpack_max_age: str,
+    runpack_max_count: int,
+    session_max_age: str,
+    session_max_count: int,
+    key_mode: str,
+    private_key: str,
+    private_key_env: str,
+    rate_limit_state: str,
+    workers: int,
+    job_root: str,
+    context_envelope: str,
+    kill_switch_state: str,
+    pack_dir: str,
+) -> Report:
+    from gait.gate import Gate
+    from gait.mcp.boundary import check_profile
+    from gait.mcp.toolcall import adapter_name, resolve_decoder
+    from gait_cli.mcp_serve import config as cfg
+
+    rest = list(args)
+    if not policy_path.strip() and rest:
+        policy_path = rest.pop(0)
+    if not policy_path.strip() or rest:
+        raise InvalidInputError("expected --policy <policy.yaml>")
+    ages = {
+        "trace": cfg.parse_duration("--trace-max-age", trace_max_age),
+        "runpack": cfg.parse_duration("--runpack-max-age", runpack_max_age),
+        "session": cfg.parse_duration("--session-max-age", session_max_age),
+    }
+    counts = {"trace": trace_max_count, "runpack": runpack_max_count, "session": session_max_count}
+    config = cfg.check(
+        cfg.ServeConfig(
+            policy=policy_path,
+            listen=listen.strip(),
+            adapter=adapter_name(adapter),
+            profile=go_lower(go_trim_space(profile)),
+            auth_mode=go_lower(go_trim_space(auth_mode)),
+            auth_token_env=auth_token_env.strip(),
+            max_request_bytes=max_request_bytes,
+            http_verdict_status=go_lower(go_trim_space(http_verdict_status)),
+            allow_client_artifact_paths=allow_client_artifact_paths,
+            trace_dir=trace_dir.strip(),
+            runpack_dir=runpack_dir.strip(),
+            session_dir=session_dir.strip(),
+            retention={kind: (ages[kind], counts[kind]) for kind in ages},
+            key_mode=go_lower(go_trim_space(key_mode)),
+            private_key=private_key.strip(),
+            private_key_env=private_key_env.strip(),
+            rate_limit_state=rate_limit_state,
+            plugins=not click.get_current_context().find_root().params.get("no_plugins", False),
+            workers=workers,
+        )
+    )
+    _refuse(
+        context_envelope=context_envelope, kill_switch_state=kill_switch_state, pack_dir=pack_dir
+    )
+    # What the reference finds only per request (every request a 400), found before serving.
+    check_profile(config.profile)
+    host = plugin_host(click.get_current_context())
+    resolve_decoder(host, config.adapter)
+    Gate.load(config.policy, plugins=host)
+    resolve_signer(
+        key_mode=config.key_mode,
+        private=KeySource(path=config.private_key, env=config.private_key_env),
+        signer="ed25519",
+        backends=host.signers,
+    )
+    from gait.mcp.boundary import remove_stale_temporaries
+    from gait_cli.fast import dump_json
+    from gait_cli.mcp_serve.server import bind, run
+
+    if config.trace_dir:
+        remove_stale_temporaries(Path(config.trace_dir))
+
+    sock = bind(config, listen=config.workers == 1)
+    address = sock.getsockname()
+    listening = (
+        f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
+    )
+    as_json = "--json" in sys.argv
+    if as_json:
+        click.echo(
+            dump_json(
+                {
+                    "ok": True,
+                    "listen": listening,
+                    "policy": config.policy,
+                    "adapter": config.adapter,
+                    "profile": config.profile,
+                    "workers": config.workers,
+                }
+            )
+        )
+    else:
+        click.echo(f"mcp serve: listening={listening} adapter={config.adapter}")
+    sys.stdout.flush()
+    raise SystemExit(run(config, sock))
