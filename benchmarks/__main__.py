@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import gate, runpack, startup
+from benchmarks import gate, runpack, serve, startup
 
-SUITES = {"startup": startup.run, "gate": gate.run, "runpack": runpack.run}
+SUITES = {
+    "startup": startup.run,
+    "gate": gate.run,
+    "runpack": runpack.run,
+    "serve": serve.run,
+}
 
 
 def main(argv: list[str]) -> int:
