@@ -40,11 +40,16 @@ class SignerBackend:
 
 @attrs.frozen(kw_only=True)
 class Bridge:
-    """A named translation: an `adapter` (payload -> intent) or a `sink` (artifact -> system)."""
+    """A named translation: an `adapter` (payload -> intent) or a `sink` (artifact -> system).
+
+    A sink's factory takes keyword options; `gait mcp serve --bridge NAME` passes `verify_key`
+    (the public key of the service's signing key) and calls `submit(trace_path, decision=...)`,
+    which must return at once, then `close(timeout=...)` at shutdown.
+    """
 
     name: str
     kind: str = attrs.field(validator=attrs.validators.in_(("adapter", "sink")))
-    factory: Callable[[], Any]
+    factory: Callable[..., Any]
     description: str = ""
 
 

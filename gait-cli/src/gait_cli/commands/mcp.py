@@ -248,6 +248,13 @@ SERVE_HELP = (
     help="State file for rate_limit and destructive_budget rules (shared by all workers).",
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--bridge",
+    "bridges",
+    multiple=True,
+    help="Sink plugin that receives each non-allow decision's trace in the background "
+    "(repeatable), e.g. beads.",
+)
 @click.option("--job-root", default="./gait-out/jobs", show_default=True, help="Jobs.")
 @click.option("--context-envelope", default="", help="Refused: not implemented in this version.")
 @click.option("--kill-switch-state", default="", help="Refused: not implemented in this version.")
@@ -277,6 +284,7 @@ def serve(
     private_key_env: str,
     rate_limit_state: str,
     workers: int,
+    bridges: tuple[str, ...],
     job_root: str,
     context_envelope: str,
     kill_switch_state: str,
@@ -319,6 +327,7 @@ def serve(
             rate_limit_state=rate_limit_state,
             plugins=not click.get_current_context().find_root().params.get("no_plugins", False),
             workers=workers,
+            bridges=sorted({name.strip() for name in bridges if name.strip()}),
         )
     )
     _refuse(
@@ -328,6 +337,11 @@ def serve(
     check_profile(config.profile)
     host = plugin_host(click.get_current_context())
     resolve_decoder(host, config.adapter)
+    sinks = {name for name, bridge in host.bridges().items() if bridge.kind == "sink"}
+    for name in config.bridges:
+        if name not in sinks:
+            known = ", ".join(sorted(sinks)) or "none installed"
+            raise InvalidInputError(f"unknown --bridge {name!r} (sinks: {known})")
     Gate.load(config.policy, plugins=host)
     resolve_signer(
         key_mode=config.key_mode,

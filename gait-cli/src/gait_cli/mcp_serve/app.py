@@ -60,6 +60,7 @@ OPENAPI_PATH: Final = Path(__file__).with_name("openapi.json")
 EVALUATE_PATHS: Final = ("/v1/evaluate", "/v1/evaluate/sse", "/v1/evaluate/stream")
 STRICT_STATUS: Final = {"block": 403, "require_approval": 409, "dry_run": 409}
 RETENTION_PAUSE_SECONDS: Final = 0.25
+SINK_CLOSE_SECONDS: Final = 5.0
 LOG = logging.getLogger("gait.mcp.serve")
 
 _JSON = (b"content-type", b"application/json")
@@ -284,6 +285,10 @@ class ServeApp:
         self.retention = RetentionWorker(rules) if rules else None
         self.openapi = OPENAPI_PATH.read_bytes()
         self.writer = GroupWriter(Path(config.trace_dir or "."))
+        # A sink factory takes the key that verifies this service's traces; `submit` must
+        # return at once (the sink works in the background), so no verdict waits for it.
+        sinks = self.host.bridges()
+        self.sinks = [sinks[name].factory(verify_key=key.public) for name in config.bridges]
 
     # -- ASGI -------------------------------------------------------------------------------
 
@@ -328,6 +333,8 @@ class ServeApp:
                     self.retention.stop()
                 self.pool.shutdown(wait=True)
                 self.writer.close()
+                for sink in self.sinks:
+                    sink.close(timeout=SINK_CLOSE_SECONDS)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -473,6 +480,9 @@ class ServeApp:
         else:
             outcome = await self._io(store_call, signed, self.key, call_request)
         output = outcome.output
+        if self.sinks and outcome.verdict != "allow" and output.get("trace_path"):
+            for sink in self.sinks:
+                sink.submit(output["trace_path"], decision=output)
         session_id = request.get("session_id", "").strip() or outcome.session_id
         if session_id:
             await self._io(self._journal, request, outcome, session_id)

@@ -42,6 +42,8 @@ class ServeConfig:
     private_key_env: str = ""
     rate_limit_state: str = ""
     plugins: bool = True
+    # Sink plugins (`gait_bridge`, kind "sink") that receive every non-allow decision's trace.
+    bridges: list[str] = attrs.field(factory=list)
     workers: int = 1
     threads: int = 16
     graceful_timeout: int = 30
