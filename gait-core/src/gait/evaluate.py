@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from gait import canonical
 from gait.globmatch import BadPatternError, path_match
 from gait.gostrings import go_lower, go_trim_space
 from gait.intent import (
@@ -60,6 +59,7 @@ from gait.policy import (
     FailClosed,
     RateLimit,
 )
+from gait.trace import trace_id_for
 
 if TYPE_CHECKING:
     from gait.intent_sections import SkillProvenance
@@ -74,7 +74,6 @@ __all__ = [
     "evaluate_intent",
     "most_restrictive",
     "stricter",
-    "trace_id_for",
 ]
 
 VERDICT_RANK: Final = {"allow": 0, "dry_run": 1, "require_approval": 2, "block": 3}
@@ -103,11 +102,6 @@ def most_restrictive(first: str, *others: str) -> str:
         if VERDICT_RANK[verdict] > VERDICT_RANK[best]:
             best = verdict
     return best
-
-
-def trace_id_for(policy_digest: str, intent_digest: str, verdict: str) -> str:
-    """The reference trace_id: hex(sha256("<policy_digest>:<intent_digest>:<verdict>"))[:24]."""
-    return canonical.short_id(f"{policy_digest}:{intent_digest}:{verdict}")
 
 
 @attrs.frozen

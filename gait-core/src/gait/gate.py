@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gait import __version__
+from gait.canonical import digest
 from gait.contracts.trace import TraceRecord
 from gait.evaluate import Decision, evaluate, most_restrictive
 from gait.keys import SigningKey, VerifyKey
@@ -252,8 +253,6 @@ def approval_context(decision: GateDecision) -> ApprovalContext:
         else len(intent.targets)
     )
     ops = len(intent.script.steps) if intent.script is not None else len(intent.targets)
-    from gait.canonical import digest
-
     delegation = intent.digest_payload().get("delegation")
     return ApprovalContext(
         intent_digest=decision.intent_digest,
@@ -355,7 +354,7 @@ def trace_input(outcome: GateOutcome | GateDecision, correlation_id: str) -> Tra
     approval_ref = ""
     if isinstance(outcome, GateOutcome) and outcome.approval is not None:
         approval_ref = outcome.approval.approval_ref
-    context = intent.digest_payload()["context"]
+    payload = intent.digest_payload()
     return TraceInput(
         created_at=(intent.created_at.utc() if intent.created_at else ZERO_CREATED_AT),
         producer_version=__version__,
@@ -366,11 +365,11 @@ def trace_input(outcome: GateOutcome | GateDecision, correlation_id: str) -> Tra
         verdict=outcome.verdict,
         violations=outcome.violations,
         identity=intent.context.identity,
-        context=context,
+        context=payload["context"],
         correlation_id=correlation_id,
         latency_ms=decision.latency_ms,
         script=script,
         approval_token_ref=approval_ref,
-        skill_provenance=intent.digest_payload().get("skill_provenance"),
+        skill_provenance=payload.get("skill_provenance"),
         plugins=decision.plugins,
     )

@@ -28,6 +28,7 @@ POLICY_VERSION = "1.0.0"
 
 
 def trace_id_for(policy_digest: str, intent_digest: str, verdict: str) -> str:
+    """The reference trace_id: hex(sha256("<policy_digest>:<intent_digest>:<verdict>"))[:24]."""
     return short_id(f"{policy_digest}:{intent_digest}:{verdict}")
 
 
