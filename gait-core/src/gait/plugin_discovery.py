@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable
 
 GROUP = "gait"
+FAST_GROUP = "gait.fast"
 
 
 class EntryPoint:
@@ -37,7 +38,7 @@ def _normalize(name: str) -> str:
     return name.replace("-", "_").replace(".", "_").lower()
 
 
-def _parse_group(text: str) -> list[tuple[str, str]]:
+def _parse_group(text: str, group: str) -> list[tuple[str, str]]:
     entries: list[tuple[str, str]] = []
     in_group = False
     for raw in text.splitlines():
@@ -45,7 +46,7 @@ def _parse_group(text: str) -> list[tuple[str, str]]:
         if not line or line.startswith(("#", ";")):
             continue
         if line.startswith("["):
-            in_group = line == f"[{GROUP}]"
+            in_group = line == f"[{group}]"
             continue
         if in_group and "=" in line:
             name, value = line.split("=", 1)
@@ -65,8 +66,8 @@ def _dist_infos(paths: Iterable[str]) -> Iterable[tuple[str, str, str]]:
                 yield os.path.join(entry or ".", name), dist, version
 
 
-def gait_entry_points(paths: Iterable[str] | None = None) -> list[EntryPoint]:
-    """Entry points of group `gait`, first distribution of a name on sys.path wins, sorted."""
+def gait_entry_points(paths: Iterable[str] | None = None, group: str = GROUP) -> list[EntryPoint]:
+    """Entry points of `group`, first distribution of a name on sys.path wins, sorted."""
     seen: set[str] = set()
     found: list[EntryPoint] = []
     for folder, dist, version in _dist_infos(sys.path if paths is None else paths):
@@ -80,7 +81,7 @@ def gait_entry_points(paths: Iterable[str] | None = None) -> list[EntryPoint]:
         except OSError:
             continue
         display = dist.replace("_", "-")
-        found.extend(EntryPoint(n, v, display, version) for n, v in _parse_group(text))
+        found.extend(EntryPoint(n, v, display, version) for n, v in _parse_group(text, group))
     found.sort(key=lambda ep: (ep.dist, ep.name))
     return found
 
