@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,22 @@ def test_empty_allowlist_and_no_plugins_flag_load_none(gait: RunGait, tmp_path: 
         out = gait(*extra, "plugins", "list", "--json", plugins=plugins, pythonpath=site)
         assert [p["name"] for p in out.json["plugins"]] == ["gait.adapters", "gait.ed25519"]
     assert gait("hello", plugins="", pythonpath=site).code == 6
+
+
+def test_plugin_fast_command_runs_without_click_and_help_goes_to_click(
+    gait: RunGait, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    fast = "fastdemo.hook = gait_plugin_fast_hook_e2e:hook_main"
+    fx.make_plugin(site, "gait-plugin-fastdemo", "gait_plugin_fast_e2e", fx.FAST_COMMAND, fast=fast)
+    (site / "gait_plugin_fast_hook_e2e.py").write_text(textwrap.dedent(fx.FAST_HOOK))
+    out = gait("fastdemo", "hook", "--policy", "p.yaml", plugins=None, pythonpath=site)
+    assert (out.code, out.stdout) == (2, "fast ['--policy', 'p.yaml'] loaded=[]\n")
+    helped = gait("fastdemo", "hook", "--help", plugins=None, pythonpath=site)
+    assert helped.code == 0 and "Answer one hook call." in helped.stdout
+    for extra, plugins in (((), ""), (("--no-plugins",), None), ((), "other")):
+        skipped = gait(*extra, "fastdemo", "hook", plugins=plugins, pythonpath=site)
+        assert skipped.code == 6 and "fast" not in skipped.stdout
 
 
 def test_keys_init_writes_reference_format_and_refuses_overwrite(

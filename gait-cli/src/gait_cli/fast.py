@@ -1,7 +1,8 @@
-"""`gait version` and `gait --help` without importing click, pluggy or attrs.
+"""`gait version`, `gait --help` and plugins' fast commands without importing click, pluggy or
+attrs.
 
-Hook integrations run gait once per tool call; these two answers must cost little more than
-starting Python.
+Hook integrations run gait once per tool call; these answers must cost little more than starting
+Python.
 """
 
 from __future__ import annotations
