@@ -70,15 +70,27 @@ def runpack_with(path: Path, data: Mapping[str, bytes], manifest: Mapping[str, A
     return write_zip(path, entries)
 
 
-def patch_central_sizes(raw: bytes, name: str, *, uncompressed: int) -> bytes:
-    """Rewrite the uncompressed size the central directory records for `name`."""
+def patch_central_entry(
+    raw: bytes,
+    name: str,
+    *,
+    uncompressed: int | None = None,
+    compressed: int | None = None,
+    crc: int | None = None,
+    header_offset: int | None = None,
+) -> bytes:
+    """Rewrite what the central directory records for `name`: sizes, CRC-32, where its local
+    header is."""
     marker = b"PK\x01\x02"
     position = raw.find(marker)
     while position >= 0:
         name_length = struct.unpack_from("<H", raw, position + 28)[0]
         if raw[position + 46 : position + 46 + name_length] == name.encode():
             patched = bytearray(raw)
-            struct.pack_into("<L", patched, position + 24, uncompressed)
+            fields = ((16, crc), (20, compressed), (24, uncompressed), (42, header_offset))
+            for offset, value in fields:
+                if value is not None:
+                    struct.pack_into("<L", patched, position + offset, value)
             return bytes(patched)
         position = raw.find(marker, position + 4)
     raise AssertionError(f"{name} not in central directory")

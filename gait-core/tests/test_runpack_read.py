@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ from gait.runpack import (
     record_run,
     replay_stub,
     resolve_runpack,
+    verify_runpack,
 )
 from gait.runpack.read import Runpack
+from gait.runpack.zipio import PARALLEL_MIN_BYTES
 
 from .runpack_zips import DEMO_ZIP, TCK_ZIP, manifest_for, members_of, runpack_with, write_zip
 
@@ -121,6 +125,30 @@ def test_blank_jsonl_lines_are_skipped(tmp_path: Path) -> None:
     data = _data(intents_jsonl=b"\n  \n" + json.dumps(intent).encode() + b"\n\n")
     rp = read_runpack(runpack_with(tmp_path / "r.zip", data, manifest_for(data)))
     assert [i.intent_id for i in rp.intents] == ["i1"]
+
+
+def test_a_large_runpack_reads_back_whole(tmp_path: Path) -> None:
+    """Intents and results large enough to be read by two threads come back in order."""
+    blobs = [os.urandom(64).hex() for _ in range(2000)]
+    rp = recorded(
+        tmp_path,
+        "run_large",
+        intents=[
+            {"intent_id": f"i{n}", "tool_name": "tool.write", "args": {"blob": blob}}
+            for n, blob in enumerate(blobs)
+        ],
+        results=[
+            {"intent_id": f"i{n}", "status": "ok", "result": {"echo": blob}}
+            for n, blob in enumerate(blobs)
+        ],
+        refs={"receipts": []},
+    )
+    with zipfile.ZipFile(rp.path) as archive:
+        for name in ("intents.jsonl", "results.jsonl"):
+            assert archive.getinfo(name).compress_size >= PARALLEL_MIN_BYTES
+    assert [i.args for i in rp.intents] == [{"blob": blob} for blob in blobs]
+    assert [r.result for r in rp.results] == [{"echo": blob} for blob in blobs]
+    assert verify_runpack(rp.path).ok
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import struct
@@ -16,12 +17,13 @@ from gait.runpack.zipio import (
     MAX_CENTRAL_DIRECTORY_BYTES,
     MAX_MEMBER_BYTES,
     MAX_MEMBERS,
+    PARALLEL_MIN_BYTES,
     open_runpack_archive,
     runpack_zip_bytes,
     unsafe_member_name,
 )
 
-from .runpack_zips import DEMO_ZIP, members_of, patch_central_sizes, write_zip
+from .runpack_zips import DEMO_ZIP, members_of, patch_central_entry, write_zip
 
 MEMBERS = {
     "run.json": b'{"run_id":"run_x"}',
@@ -135,7 +137,7 @@ def test_zip64_end_records_are_refused(tmp_path: Path) -> None:
 def test_declared_sizes_are_not_trusted(tmp_path: Path) -> None:
     raw = write_zip(tmp_path / "s.zip", [("run.json", b"{}")]).read_bytes()
     path = tmp_path / "big.zip"
-    path.write_bytes(patch_central_sizes(raw, "run.json", uncompressed=MAX_MEMBER_BYTES + 1))
+    path.write_bytes(patch_central_entry(raw, "run.json", uncompressed=MAX_MEMBER_BYTES + 1))
     with open_runpack_archive(path) as archive:
         assert archive.read("run.json") == b"{}"
 
@@ -163,7 +165,7 @@ def test_inflated_bytes_are_counted_not_taken_from_the_header(tmp_path: Path) ->
 def test_a_header_that_understates_the_size_is_damage(tmp_path: Path) -> None:
     raw = write_zip(tmp_path / "s.zip", [("run.json", b"x" * 1000)]).read_bytes()
     path = tmp_path / "lie.zip"
-    path.write_bytes(patch_central_sizes(raw, "run.json", uncompressed=10))
+    path.write_bytes(patch_central_entry(raw, "run.json", uncompressed=10))
     with (
         open_runpack_archive(path) as archive,
         pytest.raises(VerificationError, match=r"zip entry run\.json is damaged"),
@@ -201,3 +203,112 @@ def test_unsupported_compression_and_encryption_are_refused(tmp_path: Path) -> N
         pytest.raises(InvalidInputError, match="encrypted"),
     ):
         archive.read("run.json")
+
+
+@pytest.mark.parametrize(("flag", "message"), [(0x40, "encrypted"), (0x20, "unsupported")])
+def test_strong_encryption_and_patched_data_are_refused(
+    tmp_path: Path, flag: int, message: str
+) -> None:
+    raw = bytearray(write_zip(tmp_path / "s.zip", [("run.json", b"{}")]).read_bytes())
+    raw[raw.find(b"PK\x01\x02") + 8] |= flag
+    path = tmp_path / "flagged.zip"
+    path.write_bytes(bytes(raw))
+    with open_runpack_archive(path) as archive, pytest.raises(InvalidInputError, match=message):
+        archive.read("run.json")
+
+
+def test_stored_members_are_read_and_checked(tmp_path: Path) -> None:
+    data = os.urandom(200_000)
+    path = write_zip(tmp_path / "s.zip", [("run.json", data)], method=zipfile.ZIP_STORED)
+    with open_runpack_archive(path) as archive:
+        assert archive.read("run.json") == data
+    path.write_bytes(patch_central_entry(path.read_bytes(), "run.json", crc=0))
+    with (
+        open_runpack_archive(path) as archive,
+        pytest.raises(VerificationError, match=r"run\.json is damaged: bad CRC-32"),
+    ):
+        archive.read("run.json")
+
+
+@pytest.mark.parametrize(
+    ("offset", "message"),
+    [(0, "bad local header signature"), (30, "local header names another file")],
+)
+def test_the_local_header_must_agree_with_the_directory(
+    tmp_path: Path, offset: int, message: str
+) -> None:
+    raw = bytearray(write_zip(tmp_path / "s.zip", [("run.json", b"{}")]).read_bytes())
+    raw[offset] ^= 0x20  # the only member's local header starts the file; its name is at 30
+    path = tmp_path / "local.zip"
+    path.write_bytes(bytes(raw))
+    with open_runpack_archive(path) as archive, pytest.raises(VerificationError, match=message):
+        archive.read("run.json")
+
+
+def test_a_local_header_outside_the_archive_is_damage(tmp_path: Path) -> None:
+    raw = write_zip(tmp_path / "s.zip", [("run.json", b"{}")]).read_bytes()
+    path = tmp_path / "offset.zip"
+    path.write_bytes(patch_central_entry(raw, "run.json", header_offset=0xFFFFFF00))
+    with (
+        open_runpack_archive(path) as archive,
+        pytest.raises(VerificationError, match="local header offset outside the archive"),
+    ):
+        archive.read("run.json")
+
+
+def test_an_unknown_zip_version_is_invalid_input(tmp_path: Path) -> None:
+    raw = bytearray(write_zip(tmp_path / "s.zip", [("run.json", b"{}")]).read_bytes())
+    raw[raw.find(b"PK\x01\x02") + 6] = 100  # "version needed to extract": 10.0
+    path = tmp_path / "version.zip"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InvalidInputError, match="open zip"), open_runpack_archive(path):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [(-2, "deflate stream ends early"), (+64, "data runs into the central directory")],
+)
+def test_a_compressed_size_that_lies_is_damage(tmp_path: Path, change: int, message: str) -> None:
+    path = write_zip(tmp_path / "s.zip", [("run.json", os.urandom(1000).hex().encode())])
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo("run.json").compress_size
+    path.write_bytes(patch_central_entry(path.read_bytes(), "run.json", compressed=size + change))
+    with open_runpack_archive(path) as archive, pytest.raises(VerificationError, match=message):
+        archive.read("run.json")
+
+
+def _large_members(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """Members big enough (and incompressible enough) to be read by two threads."""
+    data = {
+        "intents.jsonl": os.urandom(3 * PARALLEL_MIN_BYTES),
+        "results.jsonl": os.urandom(2 * PARALLEL_MIN_BYTES),
+        "run.json": b'{"run_id":"run_x"}',
+    }
+    return write_zip(tmp_path / "large.zip", data.items()), data
+
+
+def test_members_read_together_match_their_bytes(tmp_path: Path) -> None:
+    path, data = _large_members(tmp_path)
+    with open_runpack_archive(path) as archive:
+        hashed = archive.hash_members(list(data), keep={"results.jsonl"})
+    assert {name: member.sha256 for name, member in hashed.items()} == {
+        name: hashlib.sha256(content).hexdigest() for name, content in data.items()
+    }
+    assert hashed["results.jsonl"].data == data["results.jsonl"]
+    assert hashed["intents.jsonl"].data is None
+
+
+def test_the_first_failure_in_the_callers_order_is_raised(tmp_path: Path) -> None:
+    """Both large members are damaged; whichever thread fails first, the caller's order
+    decides which failure is reported."""
+    path, _ = _large_members(tmp_path)
+    raw = path.read_bytes()
+    raw = patch_central_entry(raw, "intents.jsonl", crc=0)
+    path.write_bytes(patch_central_entry(raw, "results.jsonl", crc=0))
+    for names in (["intents.jsonl", "results.jsonl"], ["results.jsonl", "intents.jsonl"]):
+        with (
+            open_runpack_archive(path) as archive,
+            pytest.raises(VerificationError, match=f"zip entry {names[0]} is damaged"),
+        ):
+            archive.hash_members(names)
