@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
+
+from gait.errors import InvalidInputError
 
 # tempfile.mkstemp's flags: create the file or fail, and never follow a planted symlink.
 _CREATE_FLAGS = (
@@ -29,8 +32,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool 
     """Write to a temporary file beside `path`, fsync, chmod, then move it into place.
 
     With `overwrite=False` the move is a hard link, which fails with FileExistsError instead of
-    replacing a file that appeared in the meantime.
+    replacing a file that appeared in the meantime. An existing `path` that is not a regular file
+    (a device such as /dev/null, a FIFO, a folder) is refused: renaming over it would replace
+    the device for every program on the machine when run as root.
     """
+    _refuse_special(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = _create_beside(path)
@@ -52,3 +58,12 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool 
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _refuse_special(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise InvalidInputError(f"refusing to write {path}: it exists and is not a regular file")
