@@ -1,0 +1,522 @@
+"""`gait gastown install` and `uninstall`: the gate's entry in Gas Town's hook overrides.
+
+Gas Town generates every worker's Claude Code settings from `hooks-base.json` and
+`hooks-overrides/<target>.json` in its config directory (`gt hooks sync`). Its source
+(internal/hooks/config.go, `gtPrimaryDir`) puts that directory at `$GT_HOME/.gt` when `GT_HOME`
+names the town, else at `~/.gt`; `--town DIR` stands for `GT_HOME=DIR`.
+
+An override file is the hooks object keyed by event name; each event holds entries
+`{matcher, hooks: [{type, command}]}` with unique matchers (gt keeps no other hook field). The
+install adds one hook to the PreToolUse entry of its matcher (creating the entry when there is
+none) and leaves every other entry, hook and key as it was; the file is written atomically in
+gt's own format (Go's indented JSON), and only when it changes. Uninstall removes the gate's
+hooks, then whatever became empty because of that (the entry, the event, the file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gait.errors import DependencyMissingError, GaitError, InvalidInputError
+from gait.fsutil import write_atomic
+from gait_cli.output import Report
+from gait_plugin_gastown.hook import DEFAULT_OUT_DIR, MAX_TIMEOUT_S
+
+EVENT = "PreToolUse"
+# gt's HooksConfig field order: a new event key goes where gt would write it
+EVENT_ORDER = (
+    "PreToolUse",
+    "PostToolUse",
+    "SessionStart",
+    "Stop",
+    "PreCompact",
+    "UserPromptSubmit",
+    "WorktreeCreate",
+    "WorktreeRemove",
+)
+ROLES = ("polecats", "crew", "witness", "refinery", "mayor", "deacon")
+ROLE_ALIASES = {"polecat": "polecats"}
+DEFAULT_TARGETS = ("polecats", "crew")
+DEFAULT_MATCHER = ""  # every tool: the policy decides, reads included
+OVERRIDE_MODE = 0o644  # as gt writes them
+SYNC_TIMEOUT_S = 120
+GUARD = "|| exit 2"  # a hook that cannot start (exit 127) or crashes (1) must still block
+
+
+@attrs.frozen(kw_only=True)
+class HookSpec:
+    """What the installed command runs."""
+
+    gait: str
+    policy: str = ""
+    serve: str = ""
+    auth_token_env: str = ""
+    out_dir: str = ""
+    timeout: str = ""
+    approval: str = ""
+    bridges: tuple[str, ...] = ()
+    signing: tuple[tuple[str, str], ...] = ()  # (flag, value): --profile, --key-mode, keys
+
+    def command(self) -> str:
+        argv = [self.gait, "gastown", "hook"]
+        if self.serve:
+            argv += ["--serve", self.serve]
+            if self.auth_token_env:
+                argv += ["--auth-token-env", self.auth_token_env]
+        else:
+            argv += ["--policy", self.policy, "--out-dir", self.out_dir]
+            for bridge in self.bridges:
+                argv += ["--bridge", bridge]
+            for flag, value in self.signing:
+                argv += [flag, value]
+        if self.timeout:
+            argv += ["--timeout", self.timeout]
+        if self.approval:
+            argv += ["--approval", self.approval]
+        return " ".join(shlex.quote(arg) for arg in argv) + " " + GUARD
+
+
+@attrs.frozen(kw_only=True)
+class FileChange:
+    target: str
+    path: Path
+    action: str  # added, updated, removed, unchanged
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "path": str(self.path), "action": self.action}
+
+
+# ---- where gt keeps things ------------------------------------------------------------------
+
+
+def town_directory(town: str, environ: dict[str, str]) -> Path | None:
+    """The town whose config is edited: `--town`, else `$GT_HOME`; None means gt's default
+    config directory `~/.gt`."""
+    chosen = town.strip() or environ.get("GT_HOME", "").strip()
+    return Path(chosen).expanduser().absolute() if chosen else None
+
+
+def config_directory(town: Path | None) -> Path:
+    return town / ".gt" if town is not None else Path.home() / ".gt"
+
+
+def normalize_target(raw: str) -> str:
+    """gt's NormalizeTarget: a role, or `<rig>/<role>` (`<rig>__<role>` as in the file name)."""
+    target = raw.strip().replace("__", "/")
+    rig, _, role = target.rpartition("/")
+    role = ROLE_ALIASES.get(role, role)
+    if role not in ROLES or (target.count("/") > 1) or ("/" in target and not rig):
+        raise InvalidInputError(
+            f"unsupported --target {raw!r} (expected one of {', '.join(ROLES)}, or "
+            "<rig>__<role> such as myrig__polecats)"
+        )
+    return f"{rig}/{role}" if rig else role
+
+
+def override_path(config_dir: Path, target: str) -> Path:
+    return config_dir / "hooks-overrides" / (target.replace("/", "__") + ".json")
+
+
+# ---- gt's file format -----------------------------------------------------------------------
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028"}
+_GO_ESCAPES["\u2029"] = "\\u2029"
+
+
+def go_marshal_indent(value: Any) -> bytes:
+    """`json.MarshalIndent(value, "", "  ")` plus the newline gt adds. Go escapes <, > and &
+    (and U+2028/2029); those characters only occur inside strings, so replacing them in the
+    text is exact."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    for char, escape in _GO_ESCAPES.items():
+        text = text.replace(char, escape)
+    return (text + "\n").encode("utf-8")
+
+
+def read_override(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise GaitError(f"read {path}: {exc.strerror or exc}") from None
+    try:
+        config = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise InvalidInputError(f"{path} must hold a JSON object (gt's hooks config)")
+    return config
+
+
+def _entries(config: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    entries = config.get(EVENT) or []
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("hooks", []), list) for e in entries
+    ):
+        raise InvalidInputError(f"{path}: {EVENT} must be a list of {{matcher, hooks}} entries")
+    return entries
+
+
+def is_gate_hook(hook: Any) -> bool:
+    """Whether a hook is one this command installs: `<...>/gait gastown hook ...`."""
+    if not isinstance(hook, dict) or not isinstance(hook.get("command"), str):
+        return False
+    try:
+        argv = shlex.split(hook["command"])
+    except ValueError:
+        return False
+    return (
+        len(argv) >= 3
+        and os.path.basename(argv[0]) == "gait"
+        and argv[1:3]
+        == [
+            "gastown",
+            "hook",
+        ]
+    )
+
+
+def with_gate(config: dict[str, Any], path: Path, matcher: str, command: str) -> dict[str, Any]:
+    """The config with the gate's hook in the entry of `matcher`. A gate hook already there is
+    replaced in place, and one under another matcher removed, so a re-install with other flags
+    updates the file instead of adding a second gate."""
+    entries = _entries(config, path)
+    hook = {"type": "command", "command": command}
+    new_entries = []
+    placed = False
+    for entry in entries:
+        if entry.get("matcher", "") != matcher:
+            stripped = _strip_gate(entry)
+            if stripped is not None:
+                new_entries.append(stripped)
+            continue
+        hooks = entry.get("hooks") or []
+        if not hooks:
+            raise InvalidInputError(
+                f"{path}: the {EVENT} matcher {matcher!r} has an empty hooks list, which turns "
+                "that matcher off in gt; remove it or install with another --matcher"
+            )
+        kept = [h for h in hooks if not is_gate_hook(h)]
+        at = next((i for i, h in enumerate(hooks) if is_gate_hook(h)), len(kept))
+        new_entries.append({**entry, "hooks": [*kept[:at], hook, *kept[at:]]})
+        placed = True
+    if not placed:
+        new_entries.append({"matcher": matcher, "hooks": [hook]})
+    return _with_event(config, new_entries)
+
+
+def without_gate(config: dict[str, Any], path: Path) -> dict[str, Any]:
+    entries = _entries(config, path)
+    return _with_event(config, [e for e in map(_strip_gate, entries) if e is not None])
+
+
+def _strip_gate(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry without gate hooks; None when only gate hooks made it up."""
+    hooks = entry.get("hooks") or []
+    kept = [h for h in hooks if not is_gate_hook(h)]
+    if len(kept) == len(hooks):
+        return entry
+    return {**entry, "hooks": kept} if kept else None
+
+
+def _with_event(config: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    if not entries:
+        return {key: value for key, value in config.items() if key != EVENT}
+    if EVENT in config:
+        return {key: entries if key == EVENT else value for key, value in config.items()}
+    return {EVENT: entries, **config}  # gt writes PreToolUse first
+
+
+def write_override(path: Path, config: dict[str, Any]) -> str:
+    """Write `config` (or remove the file when it is empty); the action taken."""
+    before = path.read_bytes() if path.exists() else None
+    if not config:
+        if before is None:
+            return "unchanged"
+        path.unlink()
+        return "removed"
+    data = go_marshal_indent(config)
+    if data == before:
+        return "unchanged"
+    mode = OVERRIDE_MODE if before is None else path.stat().st_mode & 0o777
+    write_atomic(path, data, mode)
+    return "added" if before is None else "updated"
+
+
+# ---- gt hooks sync --------------------------------------------------------------------------
+
+
+def sync_command(town: Path | None) -> list[str]:
+    return ([f"GT_HOME={town}"] if town is not None else []) + ["gt", "hooks", "sync"]
+
+
+def run_sync(town: Path | None) -> dict[str, Any]:
+    """`gt hooks sync` when gt is on PATH; otherwise the command to run."""
+    shown = " ".join(shlex.quote(part) for part in sync_command(town))
+    gt = shutil.which("gt")
+    if gt is None:
+        return {"synced": False, "sync_command": shown}
+    env = dict(os.environ)
+    if town is not None:
+        env["GT_HOME"] = str(town)
+    try:
+        done = subprocess.run(
+            [gt, "hooks", "sync"],
+            cwd=town if town is not None and town.is_dir() else None,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SYNC_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GaitError(f"{shown} failed: {exc}; run it by hand") from None
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip()[-500:]
+        raise GaitError(f"{shown} exited {done.returncode}: {detail}; run it by hand")
+    return {"synced": True, "sync_command": shown}
+
+
+# ---- checks ---------------------------------------------------------------------------------
+
+
+def gait_executable() -> str:
+    """The absolute path of this `gait`: worker shells may have another PATH, and a hook whose
+    program is missing lets the tool run (the `|| exit 2` guard blocks then)."""
+    beside = Path(sys.executable).parent / "gait"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("gait")
+    if found is None:
+        raise DependencyMissingError("cannot find the gait executable to put in the hook")
+    return str(Path(found).absolute())
+
+
+def check_policy(policy: str) -> str:
+    from gait.gate import Gate
+
+    path = Path(policy).expanduser().absolute()
+    Gate.load(path)  # an unusable policy would deny every call: refuse it now
+    return str(path)
+
+
+def check_signing(profile: str, key_mode: str, private_key: str) -> None:
+    """What the hook would refuse on every call, refused once now."""
+    from gait.keys import KeySource
+    from gait.mcp.boundary import check_profile
+    from gait.signers import KEY_MODES
+
+    if profile:
+        check_profile(profile)
+    if key_mode and key_mode not in KEY_MODES:
+        raise InvalidInputError(f"unsupported --key-mode {key_mode!r} (use dev or prod)")
+    if private_key:
+        KeySource(path=private_key).private_key()
+
+
+def check_sinks(names: tuple[str, ...]) -> None:
+    if not names:
+        return
+    from gait_plugin_gastown.local import plugin_host, sinks_for
+
+    sinks_for(plugin_host(), list(names))
+
+
+def shadowing_warnings(config_dir: Path, targets: list[str], matcher: str) -> list[str]:
+    """Entries that would replace the gate's for some workers: gt merges base, then role, then
+    rig+role, and an entry with the same matcher replaces the one before it."""
+    warnings = []
+    base = config_dir / "hooks-base.json"
+    for target in targets:
+        candidates = [(base, "hooks-base.json")]
+        if "/" not in target:
+            directory = config_dir / "hooks-overrides"
+            with contextlib.suppress(OSError):
+                candidates += [
+                    (p, f"hooks-overrides/{p.name}")
+                    for p in sorted(directory.glob(f"*__{target}.json"))
+                ]
+        for path, shown in candidates:
+            if not path.is_file():
+                continue
+            try:
+                entries = _entries(read_override(path), path)
+            except GaitError:
+                continue
+            for entry in entries:
+                if entry.get("matcher", "") == matcher and not any(
+                    is_gate_hook(h) for h in entry.get("hooks") or []
+                ):
+                    if path == base:
+                        warnings.append(
+                            f"{shown} has a {EVENT} entry for matcher {matcher!r}: for "
+                            f"{target} the gate's entry replaces it (gt merges by matcher)"
+                        )
+                    else:
+                        warnings.append(
+                            f"{shown} replaces matcher {matcher!r} for its rig: the gate does "
+                            f"not run there; also install --target {path.stem}"
+                        )
+    return warnings
+
+
+# ---- the commands ---------------------------------------------------------------------------
+
+
+def _check_timeout(timeout: str) -> str:
+    if not timeout:
+        return ""
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        raise InvalidInputError("--timeout must be a number of seconds") from None
+    if not 0 < seconds <= MAX_TIMEOUT_S:
+        raise InvalidInputError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g}")
+    return f"{seconds:g}"
+
+
+def run_install(
+    *,
+    town: str,
+    targets: tuple[str, ...],
+    policy: str,
+    serve: str,
+    auth_token_env: str,
+    matcher: str,
+    out_dir: str,
+    timeout: str,
+    approval: str,
+    bridges: tuple[str, ...],
+    profile: str,
+    key_mode: str,
+    private_key: str,
+    private_key_env: str,
+    sync: bool,
+) -> Report:
+    if bool(policy.strip()) == bool(serve.strip()):
+        raise InvalidInputError("give either --policy PATH or --serve URL")
+    signing = tuple(
+        (flag, value.strip())
+        for flag, value in (
+            ("--profile", profile),
+            ("--key-mode", key_mode),
+            (
+                "--private-key",
+                str(Path(private_key).expanduser().absolute()) if private_key else "",
+            ),
+            ("--private-key-env", private_key_env),
+        )
+        if value.strip()
+    )
+    if serve.strip() and (bridges or out_dir.strip() or signing):
+        raise InvalidInputError(
+            "--bridge, --out-dir, --profile and the key flags go with --policy; with --serve, "
+            "give them to gait mcp serve"
+        )
+    if auth_token_env.strip() and not serve.strip():
+        raise InvalidInputError("--auth-token-env goes with --serve")
+    if any(ord(c) < 32 for c in matcher):
+        raise InvalidInputError("--matcher must not hold control characters")
+    timeout = _check_timeout(timeout.strip())
+    home = town_directory(town, dict(os.environ))
+    config_dir = config_directory(home)
+    names = list(dict.fromkeys(normalize_target(t) for t in (targets or DEFAULT_TARGETS)))
+    if serve.strip():
+        from gait_plugin_gastown.wire import WireError, split_service_url
+
+        try:
+            split_service_url(serve.strip())
+        except WireError as exc:
+            raise InvalidInputError(str(exc)) from None
+        spec = HookSpec(
+            gait=gait_executable(),
+            serve=serve.strip().rstrip("/"),
+            auth_token_env=auth_token_env.strip(),
+            timeout=timeout,
+            approval=approval,
+        )
+    else:
+        check_sinks(bridges)
+        check_signing(profile.strip(), key_mode.strip(), dict(signing).get("--private-key", ""))
+        default_out = (home or Path.home() / "gt") / DEFAULT_OUT_DIR
+        spec = HookSpec(
+            gait=gait_executable(),
+            policy=check_policy(policy.strip()),
+            out_dir=str(
+                Path(out_dir.strip()).expanduser().absolute() if out_dir.strip() else default_out
+            ),
+            timeout=timeout,
+            approval=approval,
+            bridges=tuple(dict.fromkeys(b.strip() for b in bridges if b.strip())),
+            signing=signing,
+        )
+    command = spec.command()
+    changes = []
+    for target in names:
+        path = override_path(config_dir, target)
+        action = write_override(path, with_gate(read_override(path), path, matcher, command))
+        changes.append(FileChange(target=target, path=path, action=action))
+    warnings = shadowing_warnings(config_dir, names, matcher)
+    return _report(
+        "install", home, config_dir, changes, warnings, sync, command=command, matcher=matcher
+    )
+
+
+def run_uninstall(*, town: str, targets: tuple[str, ...], sync: bool) -> Report:
+    home = town_directory(town, dict(os.environ))
+    config_dir = config_directory(home)
+    if targets:
+        names = list(dict.fromkeys(normalize_target(t) for t in targets))
+        paths = [(name, override_path(config_dir, name)) for name in names]
+    else:  # wherever an install put the gate
+        directory = config_dir / "hooks-overrides"
+        found = sorted(directory.glob("*.json")) if directory.is_dir() else []
+        paths = [(p.stem.replace("__", "/"), p) for p in found]
+    changes = []
+    for target, path in paths:
+        action = write_override(path, without_gate(read_override(path), path))
+        changes.append(FileChange(target=target, path=path, action=action))
+    return _report("uninstall", home, config_dir, changes, [], sync)
+
+
+def _report(
+    verb: str,
+    town: Path | None,
+    config_dir: Path,
+    changes: list[FileChange],
+    warnings: list[str],
+    sync: bool,
+    **extra: str,
+) -> Report:
+    synced = (
+        run_sync(town) if sync else {"synced": False, "sync_command": " ".join(sync_command(town))}
+    )
+    text = [f"gastown {verb}: {c.target}: {c.action} ({c.path})" for c in changes]
+    if not changes:
+        text.append(f"gastown {verb}: no override files in {config_dir / 'hooks-overrides'}")
+    if synced["synced"]:
+        text.append(f"synced: {synced['sync_command']}")
+    else:
+        text.append(f"next: {synced['sync_command']}")
+    text += [f"warning: {w}" for w in warnings]
+    payload = {
+        "town": str(town) if town is not None else "",
+        "config_dir": str(config_dir),
+        "files": [c.to_json() for c in changes],
+        "changed": any(c.action != "unchanged" for c in changes),
+        "warnings": warnings,
+        **synced,
+        **extra,
+    }
+    return Report(payload=payload, text=text)

@@ -1,0 +1,145 @@
+"""A hook decision in this process: the pipeline of `gait mcp proxy` (gait.mcp.boundary) with
+the `gastown` adapter, then the intent record beside the trace and the sinks.
+
+Imported only by `gait gastown hook --policy`; the service path never loads Gait's core.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gait.errors import DependencyMissingError, InvalidInputError
+from gait.gate import Gate
+from gait.gostrings import go_lower, go_trim_space
+from gait.keys import KeySource
+from gait.mcp.boundary import (
+    CallRequest,
+    Settings,
+    check_profile,
+    evaluate_call,
+    sign_call,
+    store_call,
+    timestamp_ns,
+)
+from gait.plugin_discovery import gait_entry_points, selected
+from gait.plugins import ENV_ALLOWLIST, PluginHost
+from gait.signers import resolve_signer
+from gait_plugin_gastown.adapter import ADAPTER_NAME, decode_checked
+from gait_plugin_gastown.hook import Decision
+from gait_plugin_gastown.record import intent_record_path, write_intent_record
+
+if TYPE_CHECKING:
+    from gait_plugin_gastown.hook import Options
+
+OWN_PACKAGE = __name__.partition(".")[0]
+RATE_LIMIT_FILE = "gate_rate_limits.json"
+SINK_CLOSE_MARGIN_S = 0.5
+
+
+def plugin_host() -> PluginHost:
+    """The plugins `gait mcp proxy` would load (GAIT_PLUGINS), but this one: it takes no part in
+    a decision (it offers the adapter used here directly, and commands), and leaving it out
+    spares loading pluggy when no other plugin is installed."""
+    host = PluginHost()
+    for ep in selected(gait_entry_points(), os.environ.get(ENV_ALLOWLIST)):
+        if ep.value.partition(".")[0] != OWN_PACKAGE:
+            host.load_entry_point(ep)
+    return host
+
+
+def sinks_for(host: PluginHost, names: list[str]) -> dict[str, Any]:
+    """The sink bridges named by `--bridge`, or DependencyMissingError naming what to install."""
+    if not names:
+        return {}
+    bridges = host.bridges()
+    found = {}
+    for name in names:
+        bridge = bridges.get(name)
+        if bridge is None or bridge.kind != "sink":
+            raise DependencyMissingError(
+                f"--bridge {name}: no sink plugin named {name!r} is installed or selected "
+                f"(pip install gait-plugin-{name}; GAIT_PLUGINS must include it when set)"
+            )
+        found[name] = bridge
+    return found
+
+
+def decide(options: Options, event: dict[str, Any]) -> Decision:
+    started = time.monotonic()
+    bridges = [name.strip() for name in options.bridge if name.strip()]
+    host = plugin_host()
+    sinks = sinks_for(host, bridges)
+    profile = check_profile(go_lower(go_trim_space(options.profile)))
+    key_mode = go_lower(go_trim_space(options.key_mode))
+    out_dir = Path(options.out_dir.strip() or ".")
+    gate = Gate.load(options.policy.strip(), plugins=host)
+    key, key_warnings = resolve_signer(
+        key_mode=key_mode,
+        private=KeySource(path=options.private_key, env=options.private_key_env),
+        signer="ed25519",
+        backends=host.signers,
+    )
+    trace_out = Path(options.trace_out) if options.trace_out.strip() else None
+    os.makedirs(trace_out.parent if trace_out else out_dir, mode=0o750, exist_ok=True)
+    runpack_out = None
+    if options.runpack_dir.strip():
+        runpack_out = Path(options.runpack_dir) / f"runpack_{timestamp_ns()}_{os.getpid()}.zip"
+    rate_limit_state = Path(options.rate_limit_state or out_dir / RATE_LIMIT_FILE)
+    request = CallRequest(
+        adapter=ADAPTER_NAME,
+        payload=event,
+        trace_path=trace_out,
+        trace_dir=out_dir,
+        runpack_out=runpack_out,
+    )
+    settings = Settings(
+        profile=profile,
+        key_mode=key_mode,
+        key_warnings=tuple(key_warnings),
+        rate_limit_state=rate_limit_state,
+    )
+    # decide_call's three steps, so that the normalized intent is at hand for its record
+    signed = sign_call(gate, evaluate_call(gate, decode_checked, request, settings), key, settings)
+    outcome = store_call(signed, key, request)
+    output = outcome.output
+    intent = signed.evaluated.decision.evaluation.intent
+    if intent is None:  # evaluate_call refuses such a call; kept for the type checker
+        raise InvalidInputError("intent is not evaluable")
+    write_intent_record(intent_record_path(Path(output["trace_path"])), intent, output)
+    notes = []
+    if outcome.verdict != "allow" and sinks:
+        timeout = options.timeout_s - (time.monotonic() - started) - SINK_CLOSE_MARGIN_S
+        notes = hand_to_sinks(sinks, key, output, max(timeout, 0.1))
+    return Decision(
+        outcome.verdict,
+        output.get("reason_codes", ()),
+        output.get("violations", ()),
+        output.get("trace_id", ""),
+        notes,
+    )
+
+
+def hand_to_sinks(
+    sinks: dict[str, Any], key: Any, output: dict[str, Any], timeout: float
+) -> list[str]:
+    """Give the trace to each sink as `gait mcp serve --bridge` does (`submit`, then `close`),
+    but wait for it: a hook process ends with its call. What each sink reports in `results`
+    (the Beads sink does) comes back as a line for standard error."""
+    notes = []
+    for name, bridge in sinks.items():
+        sink = bridge.factory(verify_key=key.public)
+        sink.submit(output["trace_path"], decision=output)
+        sink.close(timeout=timeout)
+        results = list(getattr(sink, "results", ()))
+        if not results:
+            notes.append(f"gait --bridge {name}: handed over, no result within {timeout:.1f} s")
+        for result in results:
+            if getattr(result, "error", ""):
+                notes.append(f"gait --bridge {name}: {result.error}")
+            else:
+                done = getattr(result, "issue_id", "") or getattr(result, "skipped", "")
+                notes.append(f"gait --bridge {name}: {done or 'done'}")
+    return notes

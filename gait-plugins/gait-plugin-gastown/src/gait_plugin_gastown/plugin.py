@@ -1,0 +1,35 @@
+"""The hooks of the Gas Town plugin. Nothing heavy is imported here: the adapter and the
+commands load when they are used. `gait gastown hook` itself does not come through here at all
+(entry point `gait.fast`, see `hook`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gait.hookspecs import Bridge, hookimpl
+
+
+def make_adapter() -> Any:
+    """The `gastown` adapter (`gait_plugin_gastown.adapter.decode_gastown`)."""
+    from gait_plugin_gastown.adapter import decode_gastown
+
+    return decode_gastown
+
+
+@hookimpl
+def gait_bridge() -> list[Bridge]:
+    return [
+        Bridge(
+            name="gastown",
+            kind="adapter",
+            factory=make_adapter,
+            description="A Claude Code PreToolUse event with Gas Town's worker identity",
+        )
+    ]
+
+
+@hookimpl
+def gait_commands(cli: Any) -> None:
+    from gait_plugin_gastown.cli import add_commands
+
+    add_commands(cli)
