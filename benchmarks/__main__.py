@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import gate, runpack, serve, startup
+from benchmarks import exports, gastown, gate, runpack, serve, startup
 
 SUITES = {
     "startup": startup.run,
     "gate": gate.run,
     "runpack": runpack.run,
     "serve": serve.run,
+    "gastown": gastown.run,
+    "exports": exports.run,
 }
 
 

@@ -6,6 +6,8 @@
 - With a session id, the 2,000th request of a session costs no more than the 100th: the mean
   latency of requests 1,901-2,100 against that of requests 1-200, on one connection.
 - A 30 s load at 32 connections: no errors, worker memory within 20 % of its size after warm-up.
+- The same throughput budget with MCP server trust on (the body's server is in the snapshot):
+  the snapshot is kept per process and only stat'ed per decision.
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ schema_version: 1.0.0
 default_verdict: allow
 """
 WORKERS = int(os.environ.get("GAIT_BENCH_WORKERS", "2"))
+TRUST_POLICY = POLICY + "mcp_trust:\n  snapshot: trust_snapshot.json\n  min_score: 0.8\n"
+TRUST_SNAPSHOT = {
+    "schema_id": "gait.mcp.trust_snapshot",
+    "entries": [{"server_id": "github", "status": "trusted", "score": 0.95}],
+}
 
 
-def _server(work: Path, *args: str) -> object:
+def _server(work: Path, *args: str, policy: str = "policy.yaml") -> object:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.mcp_server import Server
 
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    return Server(work, "--policy", "policy.yaml", *args)
+    return Server(work, "--policy", policy, *args)
 
 
 def run() -> list[Figure]:
@@ -88,6 +95,26 @@ def run() -> list[Figure]:
             )
             figures.append(
                 Figure("serve: worker RSS growth after warm-up", growth * 100, "%", budget=20.0)
+            )
+        finally:
+            server.stop()  # type: ignore[attr-defined]
+        (work / "trust.yaml").write_text(TRUST_POLICY)
+        (work / "trust_snapshot.json").write_text(json.dumps(TRUST_SNAPSHOT))
+        server = _server(work, "--workers", str(WORKERS), policy="trust.yaml")
+        try:
+            decided = server.evaluate(json.loads(body)).json  # type: ignore[attr-defined]
+            assert decided["mcp_trust"]["status"] == "trusted", decided
+            run_load(server.port, requests, connections=8, seconds=2)  # warm-up
+            trusted = run_load(server.port, requests, connections=8, seconds=10)
+            assert set(trusted.statuses) == {200} and not trusted.errors, trusted.statuses
+            figures.append(
+                Figure(
+                    "serve + mcp_trust: 1/throughput at 8 connections",
+                    1000 / trusted.rate,
+                    "ms",
+                    budget=0.5,
+                    note=f"{trusted.rate:,.0f} decisions/s, snapshot checked per decision",
+                )
             )
         finally:
             server.stop()  # type: ignore[attr-defined]

@@ -89,7 +89,11 @@ def test_empty_allowlist_and_no_plugins_flag_load_none(gait: RunGait, tmp_path: 
     fx.make_plugin(site, "gait-plugin-good", "gait_plugin_good_e2e2", fx.GOOD)
     for extra, plugins in (((), ""), (("--no-plugins",), None)):
         out = gait(*extra, "plugins", "list", "--json", plugins=plugins, pythonpath=site)
-        assert [p["name"] for p in out.json["plugins"]] == ["gait.adapters", "gait.ed25519"]
+        assert [p["name"] for p in out.json["plugins"]] == [
+            "gait.adapters",
+            "gait.ed25519",
+            "gait.exporters",
+        ]
     assert gait("hello", plugins="", pythonpath=site).code == 6
 
 
@@ -102,6 +106,9 @@ def test_plugin_fast_command_runs_without_click_and_help_goes_to_click(
     (site / "gait_plugin_fast_hook_e2e.py").write_text(textwrap.dedent(fx.FAST_HOOK))
     out = gait("fastdemo", "hook", "--policy", "p.yaml", plugins=None, pythonpath=site)
     assert (out.code, out.stdout) == (2, "fast ['--policy', 'p.yaml'] loaded=[]\n")
+    # GAIT_PLUGINS names the plugin (its `gait` entry point); its fast commands come with it
+    named = gait("fastdemo", "hook", plugins="fastdemo", pythonpath=site)
+    assert (named.code, named.stdout) == (2, "fast [] loaded=[]\n")
     helped = gait("fastdemo", "hook", "--help", plugins=None, pythonpath=site)
     assert helped.code == 0 and "Answer one hook call." in helped.stdout
     for extra, plugins in (((), ""), (("--no-plugins",), None), ((), "other")):

@@ -17,7 +17,11 @@ import pytest
 
 from tests.conftest import REPO
 
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    *sorted((REPO / "docs" / "integrations").glob("*.md")),
+]
 BLOCK = re.compile(r"```(console|python)\n(.*?)```", re.S)
 BIN = Path(sys.executable).parent
 
@@ -37,9 +41,15 @@ def commands(block: str) -> list[tuple[str, int]]:
     return found
 
 
-def scratch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def scratch(tmp_path: Path, doc: Path | None = None) -> tuple[Path, dict[str, str]]:
+    """The quickstart example, plus `examples/integrations/<name>/` for
+    `docs/integrations/<name>.md`."""
     work = tmp_path / "work"
     shutil.copytree(REPO / "examples" / "quickstart", work)
+    if doc is not None and doc.parent.name == "integrations":
+        example = REPO / "examples" / "integrations" / doc.stem
+        if example.is_dir():
+            shutil.copytree(example, work, dirs_exist_ok=True)
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -62,7 +72,7 @@ SPECIAL = {"make demo", "make test", "pip install gait-cli"}
 
 @pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
 def test_doc_runs(doc: Path, tmp_path: Path) -> None:
-    work, env = scratch(tmp_path)
+    work, env = scratch(tmp_path, doc)
     for kind, body in blocks(doc):
         if kind == "python":
             done = subprocess.run(

@@ -56,7 +56,11 @@ def statuses(host: object) -> dict[str, tuple[str, str]]:
 
 def test_builtins_load_even_with_no_plugins() -> None:
     host = load_plugins(enabled=False)
-    assert statuses(host) == {"gait.ed25519": ("builtin", ""), "gait.adapters": ("builtin", "")}
+    assert statuses(host) == {
+        "gait.ed25519": ("builtin", ""),
+        "gait.adapters": ("builtin", ""),
+        "gait.exporters": ("builtin", ""),
+    }
     assert "ed25519" in host.signers()
 
 
@@ -115,7 +119,7 @@ def test_unsafe_or_wrong_plugins_are_refused_at_load(site: Path, source: str, me
 def test_allowlist(site: Path) -> None:
     add(site, "gait-plugin-good", fx.GOOD)
     add(site, "gait-plugin-other", fx.GOOD.replace("tool.forbidden", "tool.other"))
-    builtins = {"gait.ed25519", "gait.adapters"}
+    builtins = {"gait.ed25519", "gait.adapters", "gait.exporters"}
     assert set(statuses(load_plugins(allow=""))) == builtins
     assert set(statuses(load_plugins(allow="other"))) == {*builtins, "other"}
     assert set(statuses(load_plugins(allow="gait-plugin-good"))) == {*builtins, "good"}
@@ -124,7 +128,7 @@ def test_allowlist(site: Path) -> None:
 def test_env_allowlist_empty_loads_none(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     add(site, "gait-plugin-good", fx.GOOD)
     monkeypatch.setenv("GAIT_PLUGINS", "")
-    assert set(statuses(load_plugins())) == {"gait.ed25519", "gait.adapters"}
+    assert set(statuses(load_plugins())) == {"gait.ed25519", "gait.adapters", "gait.exporters"}
 
 
 class _Intent:
@@ -149,3 +153,29 @@ def test_export_failures_are_reported_not_raised(site: Path) -> None:
     assert [(f.plugin, f.error) for f in failures] == [
         ("gait-plugin-crash:crash", "collector unreachable")
     ]
+
+
+EXPORTERS = """
+    import gait.hookspecs as hs
+
+    class Quiet:
+        def export(self, event): pass
+        def stats(self): return hs.ExporterStats()
+        def close(self, timeout): pass
+
+    @hs.hookimpl
+    def gait_exporters():
+        return [
+            hs.Exporter(name="audit", factory=lambda options: Quiet()),
+            hs.Exporter(name="jsonl-log", factory=lambda options: Quiet()),
+        ]
+"""
+
+
+def test_plugin_exporters_are_named_and_cannot_take_a_builtin_name(site: Path) -> None:
+    add(site, "gait-plugin-audit", EXPORTERS)
+    host = load_plugins()
+    exporters = host.exporters()
+    assert set(exporters) == {"audit", "jsonl-log", "jsonl-otel"}
+    assert exporters["jsonl-log"].fail_closed  # the built-in, not the plugin's
+    assert not exporters["audit"].fail_closed

@@ -419,10 +419,7 @@ def test_unsupported_match_features_are_refused_by_name(key: str) -> None:
     assert _error(text) == f'policy uses unsupported feature "{key}" (rule "r2")'
 
 
-def test_unsupported_top_level_and_structured_features() -> None:
-    assert (
-        _error("mcp_trust: {snapshot: s.json}\n") == 'policy uses unsupported feature "mcp_trust"'
-    )
+def test_unsupported_structured_features() -> None:
     text = "rules:\n  - name: freeze\n    effect: allow\n    freeze_window: {timezone: UTC}\n"
     assert _error(text) == 'policy uses unsupported feature "freeze_window" (rule "freeze")'
     # A value that turns the feature on is refused; Go's zero value is an absent key (see

@@ -19,11 +19,29 @@ if TYPE_CHECKING:
 GLOBAL_OPTIONS = ("--no-plugins",)
 
 
+# Where a decision is reported is no part of which invocation made it: with these flags left
+# out, export on or off gives the same trace (docs/compatibility.md).
+EXPORT_FLAGS = ("--export", "--export-log-out", "--export-otel-out")
+
+
 def correlation_id(argv: list[str]) -> str:
-    """The reference's id: sha256 of the trimmed argv (program included) joined by 0x1f."""
+    """The reference's id: sha256 of the trimmed argv (program included) joined by 0x1f, the
+    export flags and their values left out."""
     import hashlib
 
-    joined = "\x1f".join(part.strip() for part in argv)
+    kept: list[str] = []
+    value_follows = False
+    for raw in argv:
+        part = raw.strip()
+        if value_follows:
+            value_follows = False
+            continue
+        flag, equals, _ = part.partition("=")
+        if flag in EXPORT_FLAGS:
+            value_follows = not equals
+            continue
+        kept.append(part)
+    joined = "\x1f".join(kept)
     return hashlib.sha256(joined.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
@@ -83,11 +101,19 @@ def plugin_fast_command(
     from gait.plugin_discovery import FAST_GROUP, gait_entry_points, selected
 
     name = f"{group}.{command}"
-    for ep in selected(gait_entry_points(group=FAST_GROUP), os.environ.get("GAIT_PLUGINS")):
-        if ep.name == name:
-            target = ep.load()
-            if callable(target):
-                return target
+    allow = os.environ.get("GAIT_PLUGINS")
+    for ep in gait_entry_points(group=FAST_GROUP):
+        if ep.name != name:
+            continue
+        # GAIT_PLUGINS names plugins (`gait` entry points); a fast command is selected with
+        # the plugin of its distribution.
+        if allow is not None and not any(
+            plugin.dist == ep.dist for plugin in selected(gait_entry_points(), allow)
+        ):
+            continue
+        target = ep.load()
+        if callable(target):
+            return target
     return None
 
 

@@ -52,9 +52,15 @@ def emit(report: Report, *, as_json: bool, argv: list[str]) -> int:
 
 
 def emit_error(
-    message: str, category: Category, *, as_json: bool, argv: list[str], prefix: str
+    message: str,
+    category: Category,
+    *,
+    as_json: bool,
+    argv: list[str],
+    prefix: str,
+    hint: str = "",
 ) -> int:
-    envelope = error_envelope(message, category)
+    envelope = error_envelope(message, category, hint)
     if as_json:
         click.echo(dump_json({**envelope, "correlation_id": correlation_id(argv)}))
     else:
@@ -79,7 +85,9 @@ def gait_command(
             try:
                 code = emit(func(**kwargs), as_json=as_json, argv=argv)
             except GaitError as exc:
-                code = emit_error(str(exc), exc.category, as_json=as_json, argv=argv, prefix=prefix)
+                code = emit_error(
+                    str(exc), exc.category, as_json=as_json, argv=argv, prefix=prefix, hint=exc.hint
+                )
             raise SystemExit(code)
 
         return group.command(name, help=help, epilog=exit_code_table(exit_codes))(json_option(run))

@@ -15,7 +15,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("gait_cli.commands.keys", "Create, rotate and check Ed25519 signing keys."),
     "mcp": (
         "gait_cli.commands.mcp",
-        "Gate MCP and agent tool calls: proxy and the boundary service.",
+        "Gate MCP and agent tool calls: proxy, server trust and the boundary service.",
     ),
     "plugins": ("gait_cli.commands.plugins", "List installed plugins and their status."),
     "policy": ("gait_cli.commands.policy", "Validate, format, create and test policies."),

@@ -9,12 +9,15 @@ Names are imported on first use, so `import gait` stays cheap for commands that 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 __all__ = ["Gate", "GateDecision", "GateOutcome", "__version__"]
 
+# Not `typing.TYPE_CHECKING`: importing typing costs milliseconds, and every `gait` process
+# imports this package (plugin discovery). mypy honours a module-level TYPE_CHECKING constant.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from gait.gate import Gate, GateDecision, GateOutcome
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 
-from gait.hookspecs import Bridge, SignerBackend, hookimpl
+from gait.hookspecs import Bridge, Exporter, SignerBackend, hookimpl
 
 
 def _ed25519_signer(options: Mapping[str, str]) -> object:
@@ -49,6 +49,17 @@ class AdaptersPlugin:
         ]
 
 
+class ExportersPlugin:
+    """The JSONL decision files of the reference: `jsonl-log` (--export-log-out) and
+    `jsonl-otel` (--export-otel-out)."""
+
+    @hookimpl
+    def gait_exporters(self) -> Iterable[Exporter]:
+        from gait.jsonl_export import BUILTIN_EXPORTERS
+
+        return BUILTIN_EXPORTERS
+
+
 def _same(value: object) -> object:
     return value
 
@@ -56,4 +67,5 @@ def _same(value: object) -> object:
 BUILTINS: tuple[tuple[str, object], ...] = (
     ("gait.ed25519", Ed25519SignerPlugin()),
     ("gait.adapters", AdaptersPlugin()),
+    ("gait.exporters", ExportersPlugin()),
 )

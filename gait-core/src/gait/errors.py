@@ -78,14 +78,20 @@ def category_for_exit(code: int) -> Category:
 
 
 class GaitError(Exception):
-    """An error with a category; the CLI turns it into an exit code and the error envelope."""
+    """An error with a category; the CLI turns it into an exit code and the error envelope.
+
+    `hint` replaces the envelope's default hint for the exit code when the fix is known (for
+    example the package to install)."""
 
     category: Category = Category.INTERNAL_FAILURE
+    hint: str = ""
 
-    def __init__(self, message: str, *, category: Category | None = None) -> None:
+    def __init__(self, message: str, *, category: Category | None = None, hint: str = "") -> None:
         super().__init__(message)
         if category is not None:
             self.category = category
+        if hint:
+            self.hint = hint
 
     @property
     def exit_code(self) -> ExitCode:
@@ -108,7 +114,7 @@ class StateContentionError(GaitError):
     category = Category.STATE_CONTENTION
 
 
-def error_envelope(message: str, category: Category) -> dict[str, Any]:
+def error_envelope(message: str, category: Category, hint: str = "") -> dict[str, Any]:
     """The keys of every JSON error: error, error_code, error_category, retryable, hint."""
     code = exit_code_for(category)
     return {
@@ -117,5 +123,5 @@ def error_envelope(message: str, category: Category) -> dict[str, Any]:
         "error_code": _ERROR_CODE_BY_EXIT.get(code, "internal_failure"),
         "error_category": str(category),
         "retryable": category in _RETRYABLE,
-        "hint": _HINT_BY_EXIT.get(code, _DEFAULT_HINT),
+        "hint": hint or _HINT_BY_EXIT.get(code, _DEFAULT_HINT),
     }

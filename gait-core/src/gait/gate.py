@@ -58,6 +58,8 @@ class GateDecision:
     plugin_verdicts: tuple[tuple[str, EvaluatorVerdict], ...] = ()
     plugins: tuple[Mapping[str, str], ...] = ()
     latency_ms: float = 0.0
+    # The MCP server trust decision object, when the MCP boundary checked one (gait.mcp.trust).
+    mcp_trust: Mapping[str, Any] | None = None
 
     @property
     def trace_id(self) -> str:
@@ -372,4 +374,5 @@ def trace_input(outcome: GateOutcome | GateDecision, correlation_id: str) -> Tra
         approval_token_ref=approval_ref,
         skill_provenance=payload.get("skill_provenance"),
         plugins=decision.plugins,
+        mcp_trust=decision.mcp_trust,
     )

@@ -13,6 +13,24 @@ from typing import Any
 import attrs
 import pluggy
 
+# Exporter records live beside the export step, which must not import pluggy; plugins take them
+# from here like the other hook records.
+from gait.exports import DecisionEvent, DecisionExporter, Exporter, ExporterStats
+
+__all__ = [
+    "Bridge",
+    "DecisionEvent",
+    "DecisionExporter",
+    "EvaluatorVerdict",
+    "ExportEvent",
+    "Exporter",
+    "ExporterStats",
+    "GaitSpecs",
+    "SignerBackend",
+    "hookimpl",
+    "hookspec",
+]
+
 PROJECT = "gait"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -81,6 +99,13 @@ class GaitSpecs:
     def gait_export(self, event: ExportEvent) -> None:
         """Receive every decision and run event. Cannot change a verdict or an artifact; a failure
         is reported and never raised into the decision."""
+        raise NotImplementedError
+
+    @hookspec
+    def gait_exporters(self) -> Iterable[Exporter]:
+        """Offer decision exporters by name, selected with `--export NAME` on `gait gate eval`,
+        `gait mcp proxy` and `gait mcp serve`. The built-in JSONL files register here too
+        (`jsonl-log`, `jsonl-otel`), and a plugin cannot take a built-in name."""
         raise NotImplementedError
 
     @hookspec

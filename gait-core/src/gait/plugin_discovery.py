@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+
+TYPE_CHECKING = False  # typing and collections cost start-up time; mypy honours this name
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 GROUP = "gait"
 FAST_GROUP = "gait.fast"
@@ -25,10 +28,11 @@ class EntryPoint:
         self.version = version
 
     def load(self) -> object:
-        import importlib
-
+        # __import__, not importlib.import_module: the importlib package (and the warnings
+        # module it imports) is not loaded yet in a fast command's process.
         module_name, _, attr_path = self.value.partition(":")
-        target: object = importlib.import_module(module_name.strip())
+        __import__(module_name.strip())
+        target: object = sys.modules[module_name.strip()]
         for part in attr_path.split("[")[0].strip().split(".") if attr_path else ():
             target = getattr(target, part)
         return target
@@ -66,6 +70,22 @@ def _dist_infos(paths: Iterable[str]) -> Iterable[tuple[str, str, str]]:
                 yield os.path.join(entry or ".", name), dist, version
 
 
+# The entry_points.txt of each dist-info folder read so far (None: it has none). A plugin's fast
+# command is looked up in two groups, and one file per installed distribution is most of the
+# cost of a lookup.
+_TEXTS: dict[str, str | None] = {}
+
+
+def _entry_points_text(folder: str) -> str | None:
+    if folder not in _TEXTS:
+        try:
+            with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as handle:
+                _TEXTS[folder] = handle.read()
+        except OSError:
+            _TEXTS[folder] = None
+    return _TEXTS[folder]
+
+
 def gait_entry_points(paths: Iterable[str] | None = None, group: str = GROUP) -> list[EntryPoint]:
     """Entry points of `group`, first distribution of a name on sys.path wins, sorted."""
     seen: set[str] = set()
@@ -75,10 +95,8 @@ def gait_entry_points(paths: Iterable[str] | None = None, group: str = GROUP) ->
         if key in seen:
             continue
         seen.add(key)
-        try:
-            with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError:
+        text = _entry_points_text(folder)
+        if text is None:
             continue
         display = dist.replace("_", "-")
         found.extend(EntryPoint(n, v, display, version) for n, v in _parse_group(text, group))

@@ -14,6 +14,7 @@ from gait.plugin_discovery import EntryPoint, gait_entry_points, selected
 if TYPE_CHECKING:
     import pluggy
 
+    from gait.exports import Exporter
     from gait.hookspecs import Bridge, EvaluatorVerdict, ExportEvent, SignerBackend
 
 ENV_ALLOWLIST = "GAIT_PLUGINS"
@@ -24,6 +25,7 @@ ENV_ALLOWLIST = "GAIT_PLUGINS"
 BUILTIN_HOOKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gait.ed25519", ("gait_sign",)),
     ("gait.adapters", ("gait_bridge",)),
+    ("gait.exporters", ("gait_exporters",)),
 )
 
 
@@ -186,6 +188,15 @@ class PluginHost:
         """Every bridge by name. Built-ins register first and pluggy answers last-registered
         first, so a plugin cannot take over a built-in name."""
         return {bridge.name: bridge for bridge in _flatten(self.manager.hook.gait_bridge())}
+
+    def exporters(self) -> dict[str, Exporter]:
+        """Every decision exporter by name (a plugin cannot take a built-in's name, as with
+        bridges). With no installed plugin loaded, the built-in table answers, without pluggy."""
+        if self._manager is None:
+            from gait.jsonl_export import BUILTIN_EXPORTERS
+
+            return {exporter.name: exporter for exporter in BUILTIN_EXPORTERS}
+        return {e.name: e for e in _flatten(self.manager.hook.gait_exporters())}
 
     def adapter(self, name: str) -> Callable[[Any], Any] | None:
         """The `gait_bridge` adapter called `name`, built by its factory; None if there is none.

@@ -50,13 +50,13 @@ __all__ = [
     "POLICY_SCHEMA_VERSION",
     "UNSUPPORTED_MATCH_KEYS",
     "UNSUPPORTED_RULE_KEYS",
-    "UNSUPPORTED_TOP_LEVEL_KEYS",
     "VERDICTS",
     "CompiledPolicy",
     "CompiledRule",
     "Dataflow",
     "Endpoint",
     "FailClosed",
+    "MCPTrust",
     "Match",
     "Policy",
     "PolicyError",
@@ -112,7 +112,6 @@ MAX_POLICY_DEPTH: Final = limits.MAX_JSON_DEPTH
 _MAX_EXPANDED_NODES: Final = 1_000_000
 
 # Keys of the reference language that this implementation refuses instead of evaluating.
-UNSUPPORTED_TOP_LEVEL_KEYS: Final = frozenset({"mcp_trust"})
 UNSUPPORTED_MATCH_KEYS: Final = frozenset(
     {
         "require_delegation",
@@ -562,6 +561,7 @@ _INT: Final = "int"
 _BOOL: Final = "bool"
 _OPT_BOOL: Final = "*bool"
 _STR_LIST: Final = "[]string"
+_FLOAT64: Final = "float64"
 _REFUSED: Final = "refused"
 
 _TOOL_ANNOTATIONS_SCHEMA: Final[dict[str, Any]] = {
@@ -641,6 +641,16 @@ _SCRIPTS_SCHEMA: Final[dict[str, Any]] = {
     "require_approval_above": _INT,
     "block_mixed_risk": _BOOL,
 }
+_MCP_TRUST_SCHEMA: Final[dict[str, Any]] = {
+    "enabled": _BOOL,
+    "snapshot": _STR,
+    "action": _STR,
+    "required_risk_classes": _STR_LIST,
+    "min_score": _FLOAT64,
+    "max_age": _STR,
+    "publisher_allowlist": _STR_LIST,
+    "require_registry": _BOOL,
+}
 _POLICY_SCHEMA: Final[dict[str, Any]] = {
     "schema_id": _STR,
     "schema_version": _STR,
@@ -648,8 +658,8 @@ _POLICY_SCHEMA: Final[dict[str, Any]] = {
     "default_action": _STR,
     "scripts": _SCRIPTS_SCHEMA,
     "fail_closed": _FAIL_CLOSED_SCHEMA,
+    "mcp_trust": _MCP_TRUST_SCHEMA,
     "rules": [_RULE_SCHEMA],
-    **dict.fromkeys(UNSUPPORTED_TOP_LEVEL_KEYS, _REFUSED),
 }
 
 
@@ -710,6 +720,15 @@ def _decode(value: Any, spec: Any, path: str, rule_name: str | None) -> Any:
         return _decode_str(value, path)
     if spec == _INT:
         return _decode_int(value, path)
+    if spec == _FLOAT64:
+        if value is None:
+            return 0.0
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _type_error(path, "float", value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise PolicyError(f"parse policy yaml: float overflow in field {path}") from None
     if spec == _BOOL:
         if value is None:
             return False
@@ -890,6 +909,42 @@ class Scripts:
 
 
 @attrs.frozen
+class MCPTrust:
+    """The `mcp_trust` block: MCP server trust, checked by `gait mcp proxy|serve|verify` only
+    (`gait gate eval` has no server to check). `max_age` is Go's duration text (`1h0m0s`)."""
+
+    enabled: bool = False
+    snapshot: str = ""
+    action: str = ""
+    required_risk_classes: tuple[str, ...] = ()
+    min_score: float = 0.0
+    max_age: str = ""
+    publisher_allowlist: tuple[str, ...] = ()
+    require_registry: bool = False
+
+    @functools.cached_property
+    def max_age_seconds(self) -> int:
+        """Whole seconds of `max_age`, as the reference checks freshness (0: no check)."""
+        if not self.max_age:
+            return 0
+        from gait.timefmt import parse_go_duration
+
+        return max(parse_go_duration(self.max_age), 0) // 1_000_000_000
+
+    def digest_payload(self) -> dict[str, Any]:
+        return {
+            "Enabled": self.enabled,
+            "SnapshotPath": self.snapshot,
+            "Action": self.action,
+            "RequiredRiskClasses": list(self.required_risk_classes),
+            "MinScore": self.min_score,
+            "MaxAge": self.max_age,
+            "PublisherAllowlist": list(self.publisher_allowlist),
+            "RequireRegistry": self.require_registry,
+        }
+
+
+@attrs.frozen
 class Policy:
     """A validated, normalized gate policy; `rules` are sorted by (priority, name)."""
 
@@ -898,6 +953,7 @@ class Policy:
     default_verdict: str = DEFAULT_VERDICT
     fail_closed: FailClosed = FailClosed()
     scripts: Scripts = Scripts()
+    mcp_trust: MCPTrust = MCPTrust()
     rules: tuple[Rule, ...] = ()
 
     def digest_payload(self) -> dict[str, Any]:
@@ -923,6 +979,8 @@ class Policy:
                 "RequireApprovalAbove": scripts.require_approval_above,
                 "BlockMixedRisk": scripts.block_mixed_risk,
             }
+        if self.mcp_trust.enabled:
+            payload["MCPTrust"] = self.mcp_trust.digest_payload()
         return payload
 
     @functools.cached_property
@@ -1086,6 +1144,57 @@ def _normalize_dataflow(raw: Mapping[str, Any], rule_name: str) -> Dataflow:
         action,
         reason_code or "dataflow_tainted_destination",
         violation or "tainted_dataflow",
+    )
+
+
+def _normalize_mcp_trust(raw: Mapping[str, Any]) -> MCPTrust:
+    """Go normalizePolicy's mcp_trust step: setting any field turns the block on."""
+    snapshot = go_trim_space(raw.get("snapshot", ""))
+    action = go_trim_lower(raw.get("action", ""))
+    risk_classes = _normalize_list_lower(raw.get("required_risk_classes", ()))
+    publishers = _normalize_list_lower(raw.get("publisher_allowlist", ()))
+    min_score = raw.get("min_score", 0.0)
+    max_age = go_trim_space(raw.get("max_age", ""))
+    require_registry = raw.get("require_registry", False)
+    enabled = bool(
+        raw.get("enabled", False)
+        or snapshot
+        or action
+        or risk_classes
+        or min_score > 0
+        or max_age
+        or publishers
+        or require_registry
+    )
+    if not enabled:
+        return MCPTrust()
+    if not snapshot:
+        raise PolicyError("mcp_trust.snapshot is required when mcp_trust is configured")
+    action = action or "block"
+    if action not in _CONSTRAINT_ACTIONS:
+        raise PolicyError(f"unsupported mcp_trust.action {_go_quote(action)}")
+    # NaN fails here too: the reference accepts it and then cannot digest the policy.
+    if not 0 <= min_score <= 1:
+        raise PolicyError("mcp_trust.min_score must be between 0 and 1")
+    if max_age:
+        from gait.timefmt import format_go_duration, parse_go_duration
+
+        try:
+            nanos = parse_go_duration(max_age)
+        except ValueError as exc:
+            raise PolicyError(f"parse mcp_trust.max_age: {exc}") from None
+        if nanos <= 0:
+            raise PolicyError("mcp_trust.max_age must be > 0")
+        max_age = format_go_duration(nanos)
+    return MCPTrust(
+        enabled=True,
+        snapshot=snapshot,
+        action=action,
+        required_risk_classes=risk_classes or ("critical", "high"),
+        min_score=min_score,
+        max_age=max_age,
+        publisher_allowlist=publishers,
+        require_registry=require_registry,
     )
 
 
@@ -1271,6 +1380,8 @@ def policy_from_document(document: Any) -> Policy:
         if field not in ALLOWED_REQUIRED_HIGH_RISK_FIELDS:
             raise PolicyError(f"unsupported fail_closed required_high_risk_field: {field}")
 
+    mcp_trust = _normalize_mcp_trust(raw.get("mcp_trust", {}))
+
     raw_scripts = raw.get("scripts", {})
     scripts = Scripts(
         raw_scripts.get("max_steps", 0),
@@ -1290,6 +1401,7 @@ def policy_from_document(document: Any) -> Policy:
         default_verdict=default_verdict,
         fail_closed=FailClosed(enabled, risk_classes, required_fields, high_risk_fields),
         scripts=scripts,
+        mcp_trust=mcp_trust,
         rules=tuple(rules),
     )
 

@@ -10,12 +10,12 @@ the same policy format to the same text. The output:
   trimmed and lowercased the way loading does;
 - spells out what normalization filled in: `schema_id`, `schema_version`, `default_verdict`,
   `priority`, the default fail-closed risk classes, rate-limit window and scope, the dataflow and
-  endpoint actions, reason codes and violations, and `require_distinct_approvers` when
-  `min_approvals` is above 1;
+  endpoint actions, reason codes and violations, `require_distinct_approvers` when
+  `min_approvals` is above 1, and the `mcp_trust` action and risk classes;
 - leaves out everything else that is empty, false or zero, including whole `fail_closed`,
-  `scripts`, `match`, `endpoint`, `dataflow`, `rate_limit` and `destructive_budget` blocks that
-  would hold nothing, and comments (they are not part of the policy; `leading_comments` gives
-  the CLI a file's header comment to keep);
+  `scripts`, `match`, `endpoint`, `dataflow`, `rate_limit`, `destructive_budget` and
+  `mcp_trust` blocks that would hold nothing or are off, and comments (they are not part of
+  the policy; `leading_comments` gives the CLI a file's header comment to keep);
 - is 2-space indented block YAML with lists of strings in flow style (`[a, b]`), strings plain
   where that cannot be read as anything else and double-quoted otherwise.
 
@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from gait.policy import Dataflow, Endpoint, Match, Policy, RateLimit, Rule
+from gait.policy import Dataflow, Endpoint, Match, MCPTrust, Policy, RateLimit, Rule
 
 __all__ = ["format_policy", "leading_comments", "policy_document"]
 
@@ -76,6 +76,14 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        # Shortest digits that read back as the same float; YAML 1.1 readers want a dot in
+        # `1.0e-05`.
+        text = repr(value)
+        if "e" in text and "." not in text:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
     if isinstance(value, str):
         return _string(value)
     raise TypeError(f"cannot format {type(value).__name__} in a policy")
@@ -181,6 +189,19 @@ def _rate_limit_document(limit: RateLimit) -> dict[str, Any]:
     return {"requests": limit.requests, "window": limit.window, "scope": limit.scope}
 
 
+def _mcp_trust_document(trust: MCPTrust) -> dict[str, Any]:
+    # Off, the block is not part of the digest and does nothing: left out whole.
+    if not trust.enabled:
+        return {}
+    document: dict[str, Any] = {"enabled": True, "snapshot": trust.snapshot, "action": trust.action}
+    _put(document, "required_risk_classes", trust.required_risk_classes)
+    _put(document, "min_score", trust.min_score)
+    _put(document, "max_age", trust.max_age)
+    _put(document, "publisher_allowlist", trust.publisher_allowlist)
+    _put(document, "require_registry", trust.require_registry)
+    return document
+
+
 def _rule_document(rule: Rule) -> dict[str, Any]:
     # The order of the shipped templates: what the rule is, what it matches, its constraints,
     # then what it reports.
@@ -218,6 +239,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
     _put(fail_closed_lists, "required_high_risk_fields", fail_closed.required_high_risk_fields)
     if fail_closed.enabled or fail_closed_lists:
         document["fail_closed"] = {"enabled": fail_closed.enabled, **fail_closed_lists}
+    _put(document, "mcp_trust", _mcp_trust_document(policy.mcp_trust))
     _put(document, "rules", [_rule_document(rule) for rule in policy.rules])
     return document
 

@@ -95,31 +95,122 @@ def format_go_time(value: datetime) -> str:
 _DURATION_UNITS_NS = {
     "ns": 1,
     "us": 1_000,
-    "µs": 1_000,
-    "μs": 1_000,
+    "\u00b5s": 1_000,  # micro sign
+    "\u03bcs": 1_000,  # Greek mu
     "ms": 1_000_000,
     "s": 1_000_000_000,
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
-# Compiled (by `re`) on first use: only `gait approve --ttl` parses durations.
-_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
+_MAX_DURATION_NS = 1 << 63
+
+
+def _go_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def parse_go_duration(text: str) -> int:
-    """Parse a Go duration such as `1h30m`, `90s` or `1.5h` into nanoseconds; ValueError else."""
-    body = text.strip()
-    sign = -1 if body.startswith("-") else 1
-    body = body.lstrip("+-")
+    """Go's time.ParseDuration (`1h30m`, `90s`, `1.5h`, `-2m`) in nanoseconds, to the
+    nanosecond (fractions scaled through float64 as Go does); ValueError with Go's message."""
+    source = text.strip()
+    body = source
+    negative = body[:1] == "-"
+    if body[:1] in ("-", "+"):
+        body = body[1:]
     if body == "0":
         return 0
-    position, total_ns = 0, 0.0
-    while position < len(body):
-        match = re.compile(_DURATION_PART).match(body, position)
-        if not match:
-            raise ValueError(f"invalid duration {text!r}")
-        total_ns += float(match.group(1)) * _DURATION_UNITS_NS[match.group(2)]
-        position = match.end()
+    invalid = ValueError(f"time: invalid duration {_go_quote(source)}")
     if not body:
-        raise ValueError(f"invalid duration {text!r}")
-    return sign * round(total_ns)
+        raise invalid
+    total = 0
+    position = 0
+    while position < len(body):
+        start = position
+        while position < len(body) and body[position].isascii() and body[position].isdigit():
+            position += 1
+        whole = body[start:position]
+        fraction, scale, post = 0, 1.0, False
+        if position < len(body) and body[position] == ".":
+            position += 1
+            digits_start = position
+            overflowed = False
+            while position < len(body) and body[position].isascii() and body[position].isdigit():
+                if not overflowed:
+                    candidate = fraction * 10 + int(body[position])
+                    if candidate >= _MAX_DURATION_NS:
+                        overflowed = True  # Go keeps consuming digits but stops scaling
+                    else:
+                        fraction, scale = candidate, scale * 10
+                position += 1
+            post = position > digits_start
+        if not whole and not post:
+            raise invalid
+        unit_start = position
+        while (
+            position < len(body)
+            and body[position] != "."
+            and not (body[position].isascii() and body[position].isdigit())
+        ):
+            position += 1
+        unit_text = body[unit_start:position]
+        if not unit_text:
+            raise ValueError(f"time: missing unit in duration {_go_quote(source)}")
+        unit = _DURATION_UNITS_NS.get(unit_text)
+        if unit is None:
+            raise ValueError(
+                f"time: unknown unit {_go_quote(unit_text)} in duration {_go_quote(source)}"
+            )
+        value = int(whole or "0")
+        if value > _MAX_DURATION_NS // unit:
+            raise invalid
+        value *= unit
+        if fraction:
+            value += int(float(fraction) * (float(unit) / scale))
+        total += value
+        if total > _MAX_DURATION_NS:
+            raise invalid
+    if negative:
+        return -total
+    if total > _MAX_DURATION_NS - 1:
+        raise invalid
+    return total
+
+
+def _format_fraction(value: int, precision: int) -> tuple[str, int]:
+    """Go's fmtFrac: the fraction of value/10**precision without trailing zeros, and the rest."""
+    digits = []
+    printed = False
+    for _ in range(precision):
+        digit = value % 10
+        printed = printed or digit != 0
+        if printed:
+            digits.append(str(digit))
+        value //= 10
+    text = "." + "".join(reversed(digits)) if printed else ""
+    return text, value
+
+
+def format_go_duration(nanos: int) -> str:
+    """Go's Duration.String: `1h0m0s`, `1m30s`, `1.5s`, `500ms`, `0s`."""
+    if nanos == 0:
+        return "0s"
+    sign = "-" if nanos < 0 else ""
+    value = abs(nanos)
+    if value < 1_000_000_000:
+        if value < 1_000:
+            precision, unit = 0, "ns"
+        elif value < 1_000_000:
+            precision, unit = 3, "\u00b5s"
+        else:
+            precision, unit = 6, "ms"
+        fraction, whole = _format_fraction(value, precision)
+        return f"{sign}{whole}{fraction}{unit}"
+    fraction, seconds = _format_fraction(value, 9)
+    text = f"{seconds % 60}{fraction}s"
+    minutes = seconds // 60
+    if minutes:
+        text = f"{minutes % 60}m{text}"
+        hours = minutes // 60
+        if hours:
+            text = f"{hours}h{text}"
+    return sign + text

@@ -96,6 +96,7 @@ class TraceInput:
     approval_token_ref: str = ""
     skill_provenance: Mapping[str, Any] | None = None
     plugins: Sequence[Mapping[str, str]] = ()
+    mcp_trust: Mapping[str, Any] | None = None
 
 
 def build_trace(source: TraceInput, *, observed_at: GoTime | None = None) -> TraceRecord:
@@ -135,6 +136,7 @@ def build_trace(source: TraceInput, *, observed_at: GoTime | None = None) -> Tra
         step_verdicts=steps,
         latency_ms=max(source.latency_ms, 0.0),
         approval_token_ref=source.approval_token_ref,
+        mcp_trust=dict(source.mcp_trust) if source.mcp_trust else None,
         relationship=relationship_for(
             identity=source.identity,
             tool_name=source.tool_name,

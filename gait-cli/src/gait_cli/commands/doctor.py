@@ -12,6 +12,7 @@ import click
 
 from gait.errors import ExitCode, GaitError
 from gait.keys import KeySource, load_signing_key
+from gait.plugins import PluginHost
 from gait_cli.app import cli
 from gait_cli.context import plugin_host
 from gait_cli.output import Report, gait_command
@@ -31,6 +32,30 @@ def _writable(directory: Path) -> dict[str, Any]:
     except OSError as exc:
         return _check("output_dir", "fail", f"{directory} is not writable: {exc.strerror or exc}")
     return _check("output_dir", "ok", f"{directory} is writable")
+
+
+def _export_checks(host: PluginHost) -> list[dict[str, Any]]:
+    """What each exporter says about its deliveries (gait-plugin-otel: decisions dropped)."""
+    checks = []
+    for name, exporter in sorted(host.exporters().items()):
+        if exporter.health is None:
+            continue
+        try:
+            health = dict(exporter.health())
+        except Exception as exc:  # a broken health check is a finding, not a crash
+            health = {"status": "warn", "detail": f"health check failed: {exc}"}
+        status = health.get("status", "warn")
+        checks.append(
+            _check(
+                f"export.{name}",
+                status if status in _STATUSES else "warn",
+                str(health.get("detail", "")),
+            )
+        )
+    return checks
+
+
+_STATUSES = ("ok", "warn", "fail")
 
 
 @gait_command(
@@ -61,6 +86,7 @@ def doctor(out_dir: Path, private_key: str, private_key_env: str) -> Report:
     if failed:
         detail += ": " + "; ".join(f"{r.name}: {r.error}" for r in failed)
     checks.append(_check("plugins", "warn" if failed else "ok", detail))
+    checks.extend(_export_checks(host))
     source = KeySource(path=private_key, env=private_key_env)
     if source.configured:
         try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,9 +18,14 @@ from gait.signers import resolve_signer
 from gait.trace import trace_json_bytes
 from gait_cli.app import cli
 from gait_cli.context import plugin_host
+from gait_cli.exportopts import export_options, open_command_exports
 from gait_cli.fast import correlation_id
 from gait_cli.inputs import read_intent, read_json_object
 from gait_cli.output import Report, gait_command
+
+if TYPE_CHECKING:
+    from gait.contracts.trace import TraceRecord
+    from gait.exports import Exports
 
 PROFILES = ("standard", "oss-prod")
 
@@ -123,7 +129,29 @@ def _text(payload: dict[str, Any]) -> list[str]:
     return lines
 
 
-EXIT_HELP = (0, 1, 3, 4, 6)
+def _export(
+    exports: Exports,
+    outcome: GateOutcome,
+    trace: TraceRecord,
+    payload: dict[str, Any],
+    started: float,
+) -> None:
+    """The decision's export, after every artifact is written (the reference's order); a
+    failure of a file export fails the command, the trace stays."""
+    from gait.exports import COMMAND_CLOSE_SECONDS, gate_event
+
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    try:
+        fields = exports.emit(gate_event(outcome, trace, payload["trace_path"], latency_ms))
+    finally:
+        exports.close(COMMAND_CLOSE_SECONDS)
+    payload.setdefault("warnings", []).extend(fields.pop("warnings", []))
+    if not payload["warnings"]:
+        del payload["warnings"]
+    payload.update(fields)
+
+
+EXIT_HELP = (0, 1, 3, 4, 6, 7)
 
 
 @gait_command(
@@ -160,6 +188,7 @@ EXIT_HELP = (0, 1, 3, 4, 6)
     show_default=True,
     help="State file for rate_limit and destructive_budget.",
 )
+@export_options
 def eval_(
     policy_path: str,
     intent_path: str,
@@ -179,6 +208,9 @@ def eval_(
     approval_private_key_env: str,
     approval_audit_out: str,
     rate_limit_state: str,
+    export_log_out: str,
+    export_otel_out: str,
+    export_names: tuple[str, ...],
 ) -> Report:
     if not policy_path:
         raise InvalidInputError("missing required --policy")
@@ -203,6 +235,10 @@ def eval_(
         if approval_public.configured or approval_private.configured
         else key.public
     )
+    exports = open_command_exports(
+        host, export_log_out, export_otel_out, export_names, source="gate.eval"
+    )
+    started = time.perf_counter()
     decision = gate_.evaluate(raw_intent)
     if decision.evaluation.intent is None:
         # The reference re-normalizes here and fails as invalid input: nothing is allowed.
@@ -219,7 +255,7 @@ def eval_(
         ),
     )
     trace_path = Path(trace_out or f"trace_{outcome.trace_id}.json")
-    gate_.sign_trace(
+    trace = gate_.sign_trace(
         outcome,
         key,
         path=trace_path,
@@ -238,6 +274,8 @@ def eval_(
         payload["approval_audit_path"] = str(audit_path)
         if not outcome.approval.approval_ref and approval_token_ref:
             payload["approval_ref"] = approval_token_ref
+    if exports is not None:
+        _export(exports, outcome, trace, payload, started)
     return Report(
         payload=payload,
         text=_text(payload),

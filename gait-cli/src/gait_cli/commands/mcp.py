@@ -1,4 +1,5 @@
-"""`gait mcp proxy` (alias `bridge`) and `gait mcp serve` (integrations.md §1)."""
+"""`gait mcp proxy` (alias `bridge`), `gait mcp verify` and `gait mcp serve` (integrations.md
+§1)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from gait.limits import MAX_INTENT_BYTES
 from gait.signers import resolve_signer
 from gait_cli.app import cli
 from gait_cli.context import plugin_host
+from gait_cli.exportopts import export_options, open_command_exports
 from gait_cli.output import Report, gait_command
 
 UNSUPPORTED = "is not supported in this version"
@@ -22,8 +24,8 @@ UNSUPPORTED = "is not supported in this version"
 
 @cli.group("mcp")
 def mcp() -> None:
-    """Gate MCP and agent tool calls: a one-shot proxy (bridge is an alias) and the boundary
-    service."""
+    """Gate MCP and agent tool calls: a one-shot proxy (bridge is an alias), a server trust
+    check and the boundary service."""
 
 
 def _refuse(**flags: str) -> None:
@@ -94,10 +96,11 @@ def proxy_command(name: str) -> None:
     @gait_command(
         mcp,
         name,
-        exit_codes=(0, 1, 3, 4, 6),
+        exit_codes=(0, 1, 3, 4, 6, 7),
         help=PROXY_HELP if name == "proxy" else "Alias of proxy. " + PROXY_HELP,
     )
     @_proxy_options
+    @export_options
     def command(
         args: tuple[str, ...],
         policy_path: str,
@@ -115,6 +118,9 @@ def proxy_command(name: str) -> None:
         context_envelope: str,
         kill_switch_state: str,
         pack_out: str,
+        export_log_out: str,
+        export_otel_out: str,
+        export_names: tuple[str, ...],
     ) -> Report:
         try:
             return _proxy(
@@ -130,13 +136,15 @@ def proxy_command(name: str) -> None:
                 private_key,
                 private_key_env,
                 rate_limit_state,
+                export_flags=(export_log_out, export_otel_out, export_names),
                 context_envelope=context_envelope,
                 kill_switch_state=kill_switch_state,
                 pack_out=pack_out,
             )
         except GaitError as exc:
+            hint = {"hint": exc.hint} if exc.hint else {}
             return Report(
-                payload={"executed": False, "error": str(exc)},
+                payload={"executed": False, "error": str(exc), **hint},
                 text=[f"mcp proxy error: {exc}"],
                 exit_code=exc.exit_code,
                 ok=False,
@@ -156,6 +164,8 @@ def _proxy(
     private_key: str,
     private_key_env: str,
     rate_limit_state: str,
+    *,
+    export_flags: tuple[str, str, tuple[str, ...]],
     **unsupported: str,
 ) -> Report:
     from gait.gate import Gate
@@ -181,24 +191,27 @@ def _proxy(
         signer="ed25519",
         backends=host.signers,
     )
-    outcome = decide_call(
-        gate,
-        key,
-        decoder,
-        CallRequest(
-            adapter=name,
-            payload=payload,
-            run_id=run_id,
-            trace_path=Path(trace_out) if trace_out.strip() else None,
-            runpack_out=Path(runpack_out) if runpack_out.strip() else None,
-        ),
-        Settings(
-            profile=settings_profile,
-            key_mode=go_lower(go_trim_space(key_mode)),
-            key_warnings=tuple(warnings),
-            rate_limit_state=Path(rate_limit_state) if rate_limit_state else None,
-        ),
+    exports = open_command_exports(host, *export_flags, source="mcp.proxy")
+    request = CallRequest(
+        adapter=name,
+        payload=payload,
+        run_id=run_id,
+        trace_path=Path(trace_out) if trace_out.strip() else None,
+        runpack_out=Path(runpack_out) if runpack_out.strip() else None,
     )
+    settings = Settings(
+        profile=settings_profile,
+        key_mode=go_lower(go_trim_space(key_mode)),
+        key_warnings=tuple(warnings),
+        rate_limit_state=Path(rate_limit_state) if rate_limit_state else None,
+    )
+    try:
+        outcome = decide_call(gate, key, decoder, request, settings, exports)
+    finally:
+        if exports is not None:
+            from gait.exports import COMMAND_CLOSE_SECONDS
+
+            exports.close(COMMAND_CLOSE_SECONDS)
     payload_out = {k: v for k, v in outcome.output.items() if k != "ok"}
     return Report(
         payload=payload_out,
@@ -211,6 +224,64 @@ proxy_command("proxy")
 proxy_command("bridge")
 
 
+VERIFY_HELP = (
+    "Check one MCP server against the policy's mcp_trust block and its local trust snapshot, "
+    "without a tool call. The risk class is --risk-class, else the most severe of the policy's "
+    "required_risk_classes. A policy without mcp_trust allows every server."
+)
+
+
+@gait_command(mcp, "verify", exit_codes=(0, 3, 4, 6), help=VERIFY_HELP)
+@click.argument("args", nargs=-1)
+@click.option("--policy", "policy_path", default="", help="Policy YAML with an mcp_trust block.")
+@click.option("--server", "server_path", default="", help="Server description JSON.")
+@click.option("--risk-class", default="", help="Risk class to check the server for.")
+def verify(args: tuple[str, ...], policy_path: str, server_path: str, risk_class: str) -> Report:
+    from gait.mcp import trust as mcp_trust
+    from gait.policy import load_policy_file
+
+    if not policy_path.strip() or not server_path.strip() or args:
+        raise InvalidInputError("expected --policy <policy.yaml> and --server <server.json>")
+    trust = load_policy_file(policy_path).policy.mcp_trust
+    server = mcp_trust.read_server(server_path)
+    if not trust.enabled:
+        payload: dict[str, Any] = {
+            "server_id": go_trim_space(server["server_id"]),
+            "server_name": go_trim_space(server["server_name"]),
+            "verdict": "allow",
+        }
+        return Report(
+            payload={k: v for k, v in payload.items() if v},
+            text=["mcp verify: verdict=allow", "trust: not configured in the policy"],
+        )
+    risk = go_trim_space(risk_class) or mcp_trust.default_risk_class(trust)
+    checked = mcp_trust.decide_trust(trust, server, risk, mcp_trust.read_snapshot)
+    verdict, exit_code = "allow", ExitCode.OK
+    if checked.enforced:
+        verdict = trust.action
+        exit_code = ExitCode.POLICY_BLOCKED if verdict == "block" else ExitCode.APPROVAL_REQUIRED
+    payload = {
+        "server_id": checked.wire.get("server_id", ""),
+        "server_name": checked.wire.get("server_name", ""),
+        "trust_model": "local_snapshot",
+        "snapshot_path": trust.snapshot,
+        "verdict": verdict,
+        "reason_codes": list(checked.reason_codes),
+        "violations": [mcp_trust.TRUST_VIOLATION] if checked.enforced else [],
+        "mcp_trust": dict(checked.wire),
+    }
+    return Report(
+        payload={k: v for k, v in payload.items() if v},
+        text=[
+            f"mcp verify: verdict={verdict}",
+            f"trust: status={checked.status} reason_codes={','.join(checked.reason_codes)}",
+            *([checked.detail] if checked.detail else []),
+        ],
+        exit_code=exit_code,
+        ok=exit_code == ExitCode.OK,
+    )
+
+
 SERVE_HELP = (
     "Run the boundary service: POST /v1/evaluate (also /sse and /stream) decides a tool call and "
     "writes its signed trace; GET /healthz; GET /openapi.json. Binds 127.0.0.1:8787 by default; "
@@ -218,7 +289,7 @@ SERVE_HELP = (
 )
 
 
-@gait_command(mcp, "serve", exit_codes=(0, 1, 6), help=SERVE_HELP)
+@gait_command(mcp, "serve", exit_codes=(0, 1, 6, 7), help=SERVE_HELP)
 @click.argument("args", nargs=-1)
 @click.option("--policy", "policy_path", default="", help="Policy YAML (reloaded when it changes).")
 @click.option("--listen", default="127.0.0.1:8787", show_default=True, help="host:port.")
@@ -259,6 +330,7 @@ SERVE_HELP = (
 @click.option("--context-envelope", default="", help="Refused: not implemented in this version.")
 @click.option("--kill-switch-state", default="", help="Refused: not implemented in this version.")
 @click.option("--pack-dir", default="", help="Refused: not implemented in this version.")
+@export_options
 def serve(
     args: tuple[str, ...],
     policy_path: str,
@@ -289,7 +361,11 @@ def serve(
     context_envelope: str,
     kill_switch_state: str,
     pack_dir: str,
+    export_log_out: str,
+    export_otel_out: str,
+    export_names: tuple[str, ...],
 ) -> Report:
+    from gait.exports import ExportRequest, open_exports
     from gait.gate import Gate
     from gait.mcp.boundary import check_profile
     from gait.mcp.toolcall import adapter_name, resolve_decoder
@@ -306,6 +382,7 @@ def serve(
         "session": cfg.parse_duration("--session-max-age", session_max_age),
     }
     counts = {"trace": trace_max_count, "runpack": runpack_max_count, "session": session_max_count}
+    exports = ExportRequest.from_flags(export_log_out, export_otel_out, export_names)
     config = cfg.check(
         cfg.ServeConfig(
             policy=policy_path,
@@ -328,6 +405,9 @@ def serve(
             plugins=not click.get_current_context().find_root().params.get("no_plugins", False),
             workers=workers,
             bridges=sorted({name.strip() for name in bridges if name.strip()}),
+            export_log_out=exports.log_out,
+            export_otel_out=exports.otel_out,
+            exports=list(exports.names),
         )
     )
     _refuse(
@@ -342,6 +422,11 @@ def serve(
         if name not in sinks:
             known = ", ".join(sorted(sinks)) or "none installed"
             raise InvalidInputError(f"unknown --bridge {name!r} (sinks: {known})")
+    # Each worker builds its own exporters; building them once here finds what cannot start
+    # (an exporter that is not installed: exit 7) before the port is bound.
+    probe = open_exports(host, exports, source="mcp.serve", lifetime="service")
+    if probe is not None:
+        probe.close(0)
     Gate.load(config.policy, plugins=host)
     resolve_signer(
         key_mode=config.key_mode,

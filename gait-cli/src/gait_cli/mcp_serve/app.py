@@ -5,7 +5,8 @@ wire contract (405, 401, 415, 413, 400, then the decision), which a router with 
 validation layer would only get in the way of.
 
 Per process: the plugins, the signing key and the compiled policy are loaded once. Each request
-stats the policy file; when it changed, the policy is compiled again and swapped in whole. A
+stats the policy file; when it changed, the policy is compiled again and swapped in whole. An
+MCP trust snapshot is cached the same way (only when the policy checks trust). A
 policy that fails to load is never replaced by a guess: evaluations answer 503 and `/healthz`
 says why, until the file loads again. The CPU-only steps of a decision run on the event loop;
 traces go to a group-commit writer thread, other file I/O to a small thread pool.
@@ -29,6 +30,7 @@ from typing import Any, Final
 import attrs
 
 from gait.errors import Category, GaitError
+from gait.exports import ExportRequest, open_exports
 from gait.gate import Gate
 from gait.intent import IntentDecodeError, decode_json_prefix
 from gait.keys import KeySource
@@ -47,6 +49,7 @@ from gait.mcp.boundary import (
 from gait.mcp.groupwrite import GroupWriter
 from gait.mcp.journal import append_event, append_to
 from gait.mcp.toolcall import Decoder, adapter_name, resolve_decoder
+from gait.mcp.trust import SnapshotCache
 from gait.plugins import load_plugins
 from gait.signers import resolve_signer
 from gait_cli.mcp_serve.config import ServeConfig
@@ -265,6 +268,7 @@ class ServeApp:
             key_mode=config.key_mode,
             key_warnings=tuple(warnings),
             rate_limit_state=Path(config.rate_limit_state) if config.rate_limit_state else None,
+            trust_snapshots=SnapshotCache(),
         )
         self.token = b""
         if config.auth_mode == "token":
@@ -289,6 +293,17 @@ class ServeApp:
         # return at once (the sink works in the background), so no verdict waits for it.
         sinks = self.host.bridges()
         self.sinks = [sinks[name].factory(verify_key=key.public) for name in config.bridges]
+        # None unless exports were asked for: then a decision costs nothing more.
+        self.exports = open_exports(
+            self.host,
+            ExportRequest(
+                log_out=config.export_log_out,
+                otel_out=config.export_otel_out,
+                names=tuple(config.exports),
+            ),
+            source="mcp.serve",
+            lifetime="service",
+        )
 
     # -- ASGI -------------------------------------------------------------------------------
 
@@ -335,16 +350,20 @@ class ServeApp:
                 self.writer.close()
                 for sink in self.sinks:
                     sink.close(timeout=SINK_CLOSE_SECONDS)
+                if self.exports is not None:
+                    self.exports.close(SINK_CLOSE_SECONDS)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _healthz(self, send: Send) -> None:
         gate, error = self.policy.current()
+        body: dict[str, Any] = {"ok": gate is not None, "service": SERVICE}
         if gate is None:
-            body = _encode({"ok": False, "service": SERVICE, "error": error})
-            await _respond(send, 503, body)
-            return
-        await _respond(send, 200, _encode({"ok": True, "service": SERVICE}))
+            body["error"] = error
+        if self.exports is not None:
+            # This worker's delivery counts: exports never decide the health status.
+            body["exports"] = self.exports.stats()
+        await _respond(send, 200 if gate is not None else 503, _encode(body))
 
     async def _evaluate(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -480,6 +499,11 @@ class ServeApp:
         else:
             outcome = await self._io(store_call, signed, self.key, call_request)
         output = outcome.output
+        if self.exports is not None:
+            if self.exports.blocking:
+                await self._io(self.exports.record_call, signed.trace, output)
+            else:
+                self.exports.record_call(signed.trace, output)
         if self.sinks and outcome.verdict != "allow" and output.get("trace_path"):
             for sink in self.sinks:
                 sink.submit(output["trace_path"], decision=output)

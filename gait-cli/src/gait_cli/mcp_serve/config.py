@@ -44,6 +44,10 @@ class ServeConfig:
     plugins: bool = True
     # Sink plugins (`gait_bridge`, kind "sink") that receive every non-allow decision's trace.
     bridges: list[str] = attrs.field(factory=list)
+    # Decision exports, server-wide: the JSONL files and exporter plugins (`--export NAME`).
+    export_log_out: str = ""
+    export_otel_out: str = ""
+    exports: list[str] = attrs.field(factory=list)
     workers: int = 1
     threads: int = 16
     graceful_timeout: int = 30

@@ -57,6 +57,7 @@ class TraceRecord:
     step_verdicts: tuple[dict[str, Any], ...] = go_field(omitempty=True, default=())
     latency_ms: float = go_field(omitempty=True, default=0.0)
     approval_token_ref: str = go_field(omitempty=True, default="")
+    mcp_trust: dict[str, Any] | None = go_field(omitempty=True, default=None)
     relationship: dict[str, Any] | None = go_field(omitempty=True, default=None)
     skill_provenance: dict[str, Any] | None = go_field(omitempty=True, default=None)
     signature: SignatureRecord | None = go_field(omitempty=True, default=None)

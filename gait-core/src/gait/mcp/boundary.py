@@ -37,7 +37,9 @@ from gait.timefmt import GoTime
 
 if TYPE_CHECKING:
     from gait.contracts.trace import TraceRecord
+    from gait.exports import Exports
     from gait.keys import SigningKey
+    from gait.mcp.trust import SnapshotSource
 
 PROFILES: Final = ("standard", "oss-prod")
 AUTH_MODES: Final = ("off", "none", "token", "oauth", "oauth_dcr")
@@ -71,6 +73,8 @@ class Settings:
     key_mode: str = "dev"
     key_warnings: tuple[str, ...] = ()
     rate_limit_state: Path | None = None
+    # Where MCP trust snapshots come from: read per call unless the service passes a cache.
+    trust_snapshots: SnapshotSource | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -331,7 +335,9 @@ class Signed:
 def evaluate_call(
     gate: Gate, decoder: Decoder, request: CallRequest, settings: Settings
 ) -> Evaluated:
-    """Steps 1-8 of §1.5: decode, boundary checks, intent, policy. CPU only, no I/O."""
+    """Steps 1-8 of §1.5: decode, boundary checks, intent, policy, MCP server trust. CPU only,
+    but for the trust snapshot (a stat, and a read when the file changed) when the policy
+    checks trust."""
     started = time.perf_counter()
     call = decoder(request.payload)
     context = call.get("context") or {}
@@ -344,8 +350,22 @@ def evaluate_call(
     if strict and gate.policy.policy.default_verdict == "allow":
         raise InvalidInputError(PERMISSIVE_POLICY)
     decision = gate.evaluate(call_intent(call, strict=strict))
-    if decision.evaluation.intent is None:
+    intent = decision.evaluation.intent
+    if intent is None:
         raise ToolCallError("intent is not evaluable: " + ",".join(decision.reason_codes))
+    trust = gate.policy.policy.mcp_trust
+    if trust.enabled:
+        from gait.mcp.trust import apply_trust, decide_trust, read_snapshot
+
+        # The risk class the policy decided with (`high` when the call has none), not the
+        # call's raw one: leaving it out must not skip the check (docs/compatibility.md).
+        checked = decide_trust(
+            trust,
+            call.get("server"),
+            intent.context.risk_class,
+            settings.trust_snapshots or read_snapshot,
+        )
+        decision = apply_trust(decision, checked, trust.action)
     return Evaluated(call=call, decision=decision, started=started)
 
 
@@ -411,6 +431,7 @@ def store_call(
         "trace_id": trace.trace_id,
         "trace_path": str(trace_path),
         "runpack_path": runpack_path,
+        "mcp_trust": decision.mcp_trust,
         "warnings": list(signed.warnings),
         "relationship": trace.relationship,
     }
@@ -428,12 +449,17 @@ def decide_call(
     decoder: Decoder,
     request: CallRequest,
     settings: Settings,
+    exports: Exports | None = None,
 ) -> CallOutcome:
-    """Decide one call and write its signed trace; raises InvalidInputError for a call that
-    cannot be decided (nothing is written then). The service runs the same three steps, with
-    the CPU-only ones on its event loop and the file I/O on a thread pool."""
+    """Decide one call, write its signed trace and export it; raises InvalidInputError for a
+    call that cannot be decided (nothing is written then). The service runs the same steps,
+    with the CPU-only ones on its event loop and the file I/O on a thread pool."""
     evaluated = evaluate_call(gate, decoder, request, settings)
-    return store_call(sign_call(gate, evaluated, key, settings), key, request)
+    signed = sign_call(gate, evaluated, key, settings)
+    outcome = store_call(signed, key, request)
+    if exports is not None:
+        exports.record_call(signed.trace, outcome.output)
+    return outcome
 
 
 _ALWAYS: Final = frozenset({"ok", "executed"})
