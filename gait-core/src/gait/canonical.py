@@ -27,7 +27,26 @@ class _OutsideFastDomain(Exception):
 
 def _to_fast_domain(value: Any) -> Any:
     """Return `value` with integral floats as ints, or raise when the fast path would differ."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+    # Exact types first, and strings without a call: every decision digests and signs a trace,
+    # whose values are mostly strings in plain dicts and lists.
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            # UTF-16 and code-point order differ only for characters above U+FFFF.
+            if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                raise _OutsideFastDomain
+            out[key] = item if type(item) is str else _to_fast_domain(item)
+        return out
+    if kind is list or kind is tuple:
+        return [item if type(item) is str else _to_fast_domain(item) for item in value]
+    if kind is str or value is None or kind is bool:
+        return value
+    return _scalar_or_other_to_fast_domain(value)
+
+
+def _scalar_or_other_to_fast_domain(value: Any) -> Any:
+    if isinstance(value, str | bool) or value is None:
         return value
     if isinstance(value, int):
         if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
@@ -43,13 +62,7 @@ def _to_fast_domain(value: Any) -> Any:
             return value
         raise _OutsideFastDomain
     if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            # UTF-16 and code-point order differ only for characters above U+FFFF.
-            if not isinstance(key, str) or (not key.isascii() and max(key) > "\uffff"):
-                raise _OutsideFastDomain
-            out[key] = _to_fast_domain(item)
-        return out
+        return _to_fast_domain(dict(value))
     if isinstance(value, list | tuple):
         return [_to_fast_domain(item) for item in value]
     raise _OutsideFastDomain

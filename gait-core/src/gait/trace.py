@@ -158,7 +158,7 @@ def sign_trace_wire(trace: TraceRecord, key: SigningKey) -> tuple[TraceRecord, d
     from gait.contracts import to_wire
     from gait.contracts.trace import SignatureRecord
 
-    body = to_wire(attrs.evolve(trace, signature=None))
+    body = to_wire(trace if trace.signature is None else attrs.evolve(trace, signature=None))
     signature = sign_record(key, body)
     signed = attrs.evolve(trace, signature=SignatureRecord(**signature.to_json()))
     return signed, {**body, "signature": signature.to_json()}

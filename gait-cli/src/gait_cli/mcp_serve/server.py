@@ -64,6 +64,9 @@ def _uvicorn_config(config: ServeConfig) -> Any:
         access_log=False,
         log_level="warning",
         server_header=False,
+        # Nothing here reads the client address, so X-Forwarded-* headers are never trusted
+        # and their middleware is not run for every request.
+        proxy_headers=False,
         timeout_keep_alive=60,
         timeout_graceful_shutdown=config.graceful_timeout,
     )

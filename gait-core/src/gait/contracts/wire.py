@@ -66,9 +66,9 @@ def _plain(value: Any) -> Any:
     if kind in _JSON_SCALARS:
         return value
     if kind is dict:
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: item if type(item) is str else _plain(item) for key, item in value.items()}
     if kind is list or kind is tuple:
-        return [_plain(item) for item in value]
+        return [item if type(item) is str else _plain(item) for item in value]
     if isinstance(value, GoTime):
         return value.format()
     if attrs.has(type(value)):
@@ -87,7 +87,7 @@ def to_wire(record: Any) -> dict[str, Any]:
         value = getattr(record, name)
         if omitempty and _is_empty(value):
             continue
-        out[name] = _plain(value)
+        out[name] = value if type(value) is str else _plain(value)
     return out
 
 

@@ -139,27 +139,31 @@ def _checked(value: Any, shape: Mapping[str, Any], path: str) -> dict[str, Any]:
         item = value.get(key)
         if item is None:
             continue
-        where = f"{path}.{key}" if path else key
         if kind == _STR:
             if not isinstance(item, str):
-                raise ToolCallError(f"{where} must be {kind}")
+                raise ToolCallError(f"{_where(path, key)} must be {kind}")
         elif kind == _BOOL:
             if not isinstance(item, bool):
-                raise ToolCallError(f"{where} must be {kind}")
+                raise ToolCallError(f"{_where(path, key)} must be {kind}")
         elif kind == _OBJ:
             if not isinstance(item, dict):
-                raise ToolCallError(f"{where} must be {kind}")
+                raise ToolCallError(f"{_where(path, key)} must be {kind}")
         elif kind == _STRS:
             if not isinstance(item, list) or not all(isinstance(s, str) for s in item):
-                raise ToolCallError(f"{where} must be {kind}")
+                raise ToolCallError(f"{_where(path, key)} must be {kind}")
         elif kind[0] == "struct":
-            item = _checked(item, kind[1], where)
+            item = _checked(item, kind[1], _where(path, key))
         else:  # list of structs
+            where = _where(path, key)
             if not isinstance(item, list):
                 raise ToolCallError(f"{where} must be a list")
             item = [_checked(entry, kind[1], f"{where}[{i}]") for i, entry in enumerate(item)]
         out[key] = item
     return out
+
+
+def _where(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _parse(adapter: str, decode: Callable[[], dict[str, Any]]) -> dict[str, Any]:
