@@ -276,3 +276,19 @@ def test_the_local_path_skips_click_and_pluggy(tmp_path: Path, policy: Path) -> 
     modules = _imported(tmp_path, "gastown", "hook", "--policy", str(policy))
     assert "gait.mcp.boundary" in modules
     assert not modules & {"click", "pluggy"}
+
+
+def test_local_decisions_export_one_line_each_and_a_missing_exporter_denies(
+    hook: HookRunner, policy: Path, tmp_path: Path
+) -> None:
+    for command in ("ls", "touch blocked.marker"):
+        hook(
+            "--policy", str(policy), "--export-log-out", "events.jsonl", event=claude_event(command)
+        )
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [line["verdict"] for line in lines] == ["allow", "block"]
+    traces = {json.loads(p.read_text())["trace_id"] for p in (tmp_path / OUT).glob("trace_*.json")}
+    assert {line["trace_id"] for line in lines} == traces
+    assert "touch" not in (tmp_path / "events.jsonl").read_text()
+    run = hook("--policy", str(policy), "--export", "otel", event=claude_event("ls"))
+    assert run.code == 2 and "pip install gait-plugin-otel" in run.stderr

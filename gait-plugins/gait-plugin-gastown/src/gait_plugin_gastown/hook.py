@@ -147,6 +147,26 @@ OPTIONS: tuple[Option, ...] = (
         scope="local",
     ),
     Option(
+        "--export-log-out",
+        "PATH",
+        "Append one JSON line per decision here (docs/siem_ingestion_recipes.md).",
+        scope="local",
+    ),
+    Option(
+        "--export-otel-out",
+        "PATH",
+        "Append one OTEL-style JSON line per decision here.",
+        scope="local",
+    ),
+    Option(
+        "--export",
+        "NAME",
+        "Exporter plugin (repeatable), e.g. otel (pip install gait-plugin-otel). An exporter "
+        "that is not installed, or a file export that fails, is a deny.",
+        multiple=True,
+        scope="local",
+    ),
+    Option(
         "--bridge",
         "NAME",
         "Hand each non-allow decision's trace to this sink plugin, e.g. beads (repeatable). A "
@@ -175,6 +195,9 @@ class Options:
     private_key: str
     private_key_env: str
     rate_limit_state: str
+    export_log_out: str
+    export_otel_out: str
+    export: list[str]
     bridge: list[str]
 
     def __init__(self) -> None:

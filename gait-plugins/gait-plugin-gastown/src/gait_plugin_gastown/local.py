@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gait.errors import DependencyMissingError, InvalidInputError
+from gait.exports import COMMAND_CLOSE_SECONDS, ExportRequest, open_exports
 from gait.gate import Gate
 from gait.gostrings import go_lower, go_trim_space
 from gait.keys import KeySource
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 OWN_PACKAGE = __name__.partition(".")[0]
 RATE_LIMIT_FILE = "gate_rate_limits.json"
 SINK_CLOSE_MARGIN_S = 0.5
+EXPORT_SOURCE = "gastown.hook"
 
 
 def plugin_host() -> PluginHost:
@@ -75,6 +77,14 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
     profile = check_profile(go_lower(go_trim_space(options.profile)))
     key_mode = go_lower(go_trim_space(options.key_mode))
     out_dir = Path(options.out_dir.strip() or ".")
+    exports = open_exports(
+        host,
+        ExportRequest.from_flags(
+            options.export_log_out.strip(), options.export_otel_out.strip(), tuple(options.export)
+        ),
+        source=EXPORT_SOURCE,
+        lifetime="command",
+    )
     gate = Gate.load(options.policy.strip(), plugins=host)
     key, key_warnings = resolve_signer(
         key_mode=key_mode,
@@ -109,6 +119,13 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
     if intent is None:  # evaluate_call refuses such a call; kept for the type checker
         raise InvalidInputError("intent is not evaluable")
     write_intent_record(intent_record_path(Path(output["trace_path"])), intent, output)
+    if exports is not None:
+        # After every artifact, as `gait mcp proxy` does; a file export that fails raises,
+        # and the hook denies.
+        try:
+            exports.record_call(signed.trace, output)
+        finally:
+            exports.close(COMMAND_CLOSE_SECONDS)
     notes = []
     if outcome.verdict != "allow" and sinks:
         timeout = options.timeout_s - (time.monotonic() - started) - SINK_CLOSE_MARGIN_S
