@@ -70,36 +70,39 @@ def _dist_infos(paths: Iterable[str]) -> Iterable[tuple[str, str, str]]:
                 yield os.path.join(entry or ".", name), dist, version
 
 
-# The entry_points.txt of each dist-info folder read so far (None: it has none). A plugin's fast
-# command is looked up in two groups, and one file per installed distribution is most of the
-# cost of a lookup.
-_TEXTS: dict[str, str | None] = {}
+# What one scan of a sys.path found: (distribution, version, entry_points.txt text) per installed
+# distribution, the first of a name winning. A fast command looks in two groups, then a hook's
+# decision loads plugins: the scan (a listdir per path entry, a file per distribution) is most
+# of a lookup's cost, so a process makes it once per path.
+_SCANS: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
 
 
-def _entry_points_text(folder: str) -> str | None:
-    if folder not in _TEXTS:
-        try:
-            with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as handle:
-                _TEXTS[folder] = handle.read()
-        except OSError:
-            _TEXTS[folder] = None
-    return _TEXTS[folder]
+def _scan(paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    found = _SCANS.get(paths)
+    if found is None:
+        found = []
+        seen: set[str] = set()
+        for folder, dist, version in _dist_infos(paths):
+            key = _normalize(dist)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as handle:
+                    found.append((dist.replace("_", "-"), version, handle.read()))
+            except OSError:
+                continue
+        _SCANS[paths] = found
+    return found
 
 
 def gait_entry_points(paths: Iterable[str] | None = None, group: str = GROUP) -> list[EntryPoint]:
     """Entry points of `group`, first distribution of a name on sys.path wins, sorted."""
-    seen: set[str] = set()
-    found: list[EntryPoint] = []
-    for folder, dist, version in _dist_infos(sys.path if paths is None else paths):
-        key = _normalize(dist)
-        if key in seen:
-            continue
-        seen.add(key)
-        text = _entry_points_text(folder)
-        if text is None:
-            continue
-        display = dist.replace("_", "-")
-        found.extend(EntryPoint(n, v, display, version) for n, v in _parse_group(text, group))
+    found = [
+        EntryPoint(name, value, dist, version)
+        for dist, version, text in _scan(tuple(sys.path if paths is None else paths))
+        for name, value in _parse_group(text, group)
+    ]
     found.sort(key=lambda ep: (ep.dist, ep.name))
     return found
 
