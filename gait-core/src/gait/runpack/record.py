@@ -201,44 +201,48 @@ def _inherit(record: Any, run: RunRecord, schema_id: str) -> Any:
 
 def _normalize_intent(intent: IntentRecord, intent_args: Mapping[str, Any]) -> IntentRecord:
     intent_id = intent.intent_id
-    args = None if intent.args is None else go_json_value(intent.args)
-    if intent_id in intent_args:
-        expected = _payload_digest(intent_args[intent_id], f"intent {intent_id} args digest")
-        if not intent.args_digest:
-            return attrs.evolve(intent, args=args, args_digest=expected)
-        if not _same_hex(intent.args_digest, expected):
-            raise InvalidInputError(f"intent {intent_id} args digest mismatch")
-    elif not intent.args_digest:
-        if args is None:
-            raise InvalidInputError(
-                f"intent {intent_id} requires args_digest or normalization.intent_args"
-            )
-        return attrs.evolve(
-            intent, args=args, args_digest=_payload_digest(args, f"intent {intent_id} args digest")
-        )
-    return attrs.evolve(intent, args=args)
+    args, args_digest = _payload_and_digest(
+        intent.args,
+        intent.args_digest,
+        intent_args.get(intent_id, _ABSENT),
+        what=f"intent {intent_id} args digest",
+        missing=f"intent {intent_id} requires args_digest or normalization.intent_args",
+    )
+    return attrs.evolve(intent, args=args, args_digest=args_digest)
 
 
 def _normalize_result(result: ResultRecord, payloads: Mapping[str, Any]) -> ResultRecord:
     intent_id = result.intent_id
-    payload = None if result.result is None else go_json_value(result.result)
-    if intent_id in payloads:
-        expected = _payload_digest(payloads[intent_id], f"result {intent_id} digest")
-        if not result.result_digest:
-            return attrs.evolve(result, result=payload, result_digest=expected)
-        if not _same_hex(result.result_digest, expected):
-            raise InvalidInputError(f"result {intent_id} digest mismatch")
-    elif not result.result_digest:
-        if payload is None:
-            raise InvalidInputError(
-                f"result {intent_id} requires result_digest or normalization.result_payloads"
-            )
-        return attrs.evolve(
-            result,
-            result=payload,
-            result_digest=_payload_digest(payload, f"result {intent_id} digest"),
-        )
-    return attrs.evolve(result, result=payload)
+    payload, result_digest = _payload_and_digest(
+        result.result,
+        result.result_digest,
+        payloads.get(intent_id, _ABSENT),
+        what=f"result {intent_id} digest",
+        missing=f"result {intent_id} requires result_digest or normalization.result_payloads",
+    )
+    return attrs.evolve(result, result=payload, result_digest=result_digest)
+
+
+_ABSENT: Any = object()
+
+
+def _payload_and_digest(
+    value: Any, digest: str, supplied: Any, *, what: str, missing: str
+) -> tuple[Any, str]:
+    """A record's payload in its JSON form and its digest: the digest of the payload supplied
+    beside the records when there is one (checked against the record's own digest), else the
+    record's digest, else the digest of its payload."""
+    payload = None if value is None else go_json_value(value)
+    if supplied is not _ABSENT:
+        expected = _payload_digest(supplied, what)
+        if digest and not _same_hex(digest, expected):
+            raise InvalidInputError(f"{what} mismatch")
+        return payload, digest or expected
+    if digest:
+        return payload, digest
+    if payload is None:
+        raise InvalidInputError(missing)
+    return payload, _payload_digest(payload, what)
 
 
 def _normalize_receipt(
