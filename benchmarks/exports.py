@@ -201,11 +201,3 @@ def startup_figures() -> list[Figure]:
 def run() -> list[Figure]:
     sys.path.insert(0, str(REPO))
     return startup_figures() + serve_figures()
-
-
-if __name__ == "__main__":
-    failed = False
-    for figure in run():
-        print("  " + figure.line())
-        failed |= not figure.within_budget
-    sys.exit(1 if failed else 0)

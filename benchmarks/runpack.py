@@ -233,8 +233,3 @@ def run() -> list[Figure]:
             budget=600.0,
         ),
     ]
-
-
-if __name__ == "__main__":
-    for figure in run():
-        print(figure.line())

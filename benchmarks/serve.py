@@ -1,4 +1,4 @@
-"""Issue 5 budgets for `gait mcp serve` (run with `python -m benchmarks.serve`).
+"""Issue 5 budgets for `gait mcp serve` (run with `python -m benchmarks serve`).
 
 - Throughput at 8 connections with traces written (fsynced, signed), on the reference's request
   body without a session: >= 2,000 decisions/s, p99 < 20 ms. (The reference serves about
@@ -139,11 +139,3 @@ def run() -> list[Figure]:
         finally:
             server.stop()  # type: ignore[attr-defined]
     return figures
-
-
-if __name__ == "__main__":
-    failed = False
-    for figure in run():
-        print("  " + figure.line())
-        failed |= not figure.within_budget
-    sys.exit(1 if failed else 0)
