@@ -25,6 +25,7 @@ from .conftest import write_policy
         ("write", "tool.write"),
         ("edit", "tool.write"),
         ("apply_patch", "tool.write"),
+        ("apply-patch", "tool.write"),  # OpenClaw's own alias of apply_patch
         ("exec", "tool.exec"),
         ("bash", "tool.exec"),
         ("web_fetch", "tool.read"),

@@ -272,19 +272,28 @@ _CLAUDE_TOOLS: Final = {
 }
 
 
-def claude_tool_name(raw: str) -> str:
-    """Claude Code's tool names to Gait's (`Bash` -> `tool.exec`, `Custom Action` ->
-    `tool.custom_action`, a dotted name lower-cased as is)."""
+def shared_tool_name(raw: str, core_tools: Mapping[str, str]) -> str:
+    """A host's tool name to Gait's: one of the host's core tools by `core_tools` (keyed by the
+    name lower-cased without spaces, `_` and `-`, so `Web Fetch`, `web_fetch` and `WebFetch`
+    agree), a dotted name lower-cased as is, any other `tool.<name>` with spaces and hyphens as
+    underscores. Hosts mapping to the same shared names let one policy serve them all."""
     name = go_trim_space(raw)
     canonical = re.sub(r"[ _-]", "", go_lower(name))
-    if canonical in _CLAUDE_TOOLS:
-        return _CLAUDE_TOOLS[canonical]
+    if canonical in core_tools:
+        return core_tools[canonical]
     if "." in name:
         return go_lower(name)
     return "tool." + re.sub(r"[ -]", "_", go_lower(name))
 
 
-def _first_string(arguments: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+def claude_tool_name(raw: str) -> str:
+    """Claude Code's tool names to Gait's (`Bash` -> `tool.exec`, `Custom Action` ->
+    `tool.custom_action`, a dotted name lower-cased as is)."""
+    return shared_tool_name(raw, _CLAUDE_TOOLS)
+
+
+def first_string(arguments: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+    """The first of `keys` whose value is a non-blank string, trimmed; "" if none is."""
     for key in keys:
         value = arguments.get(key)
         if isinstance(value, str) and value.strip():
@@ -293,9 +302,9 @@ def _first_string(arguments: Mapping[str, Any], keys: tuple[str, ...]) -> str:
 
 
 def _claude_targets(tool_name: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
-    path = _first_string(arguments, ("path", "file_path", "filepath", "file"))
+    path = first_string(arguments, ("path", "file_path", "filepath", "file"))
     if tool_name == "tool.read":
-        url = _first_string(arguments, ("url", "uri"))
+        url = first_string(arguments, ("url", "uri"))
         targets = [{"kind": "path", "value": path, "operation": "read"}] if path else []
         if url:
             targets.append({"kind": "url", "value": url, "operation": "read"})
@@ -303,10 +312,10 @@ def _claude_targets(tool_name: str, arguments: Mapping[str, Any]) -> list[dict[s
     if tool_name == "tool.write":
         return [{"kind": "path", "value": path, "operation": "write"}] if path else []
     if tool_name == "tool.exec":
-        command = _first_string(arguments, ("command", "cmd", "script"))
+        command = first_string(arguments, ("command", "cmd", "script"))
         return [{"kind": "other", "value": command, "operation": "execute"}] if command else []
     if tool_name == "tool.delegate":
-        task = _first_string(arguments, ("task", "prompt", "description"))
+        task = first_string(arguments, ("task", "prompt", "description"))
         return [{"kind": "other", "value": task, "operation": "delegate"}] if task else []
     return []
 

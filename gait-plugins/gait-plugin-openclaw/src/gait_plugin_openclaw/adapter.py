@@ -18,24 +18,20 @@ the rest of the attribution goes into `auth_context`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from gait.gostrings import go_lower, go_trim_space
-from gait.mcp.toolcall import ToolCallError
+from gait.gostrings import go_trim_space
+from gait.mcp.toolcall import ToolCallError, first_string, shared_tool_name
 
 ADAPTER: Final = "openclaw"
 
+# Keyed as `shared_tool_name` looks them up: lower case, no spaces, `_` or `-` (OpenClaw itself
+# takes `apply-patch` for `apply_patch`).
 _CORE_TOOLS: Final = {
-    "read": "tool.read",
-    "write": "tool.write",
-    "edit": "tool.write",
-    "apply_patch": "tool.write",
-    "exec": "tool.exec",
-    "bash": "tool.exec",
-    "web_fetch": "tool.read",
-    "web_search": "tool.read",
+    **dict.fromkeys(("read", "webfetch", "websearch"), "tool.read"),
+    **dict.fromkeys(("write", "edit", "applypatch"), "tool.write"),
+    **dict.fromkeys(("exec", "bash"), "tool.exec"),
 }
 _PATH_KEYS: Final = ("path", "file_path", "filePath", "file")
 _URL_KEYS: Final = ("url", "uri")
@@ -45,12 +41,7 @@ _COMMAND_KEYS: Final = ("command", "cmd")
 def gait_tool_name(raw: str) -> str:
     """OpenClaw's tool id to Gait's: core tools by the table, a dotted id lower-cased as is,
     anything else `tool.<id>` with spaces and hyphens as underscores."""
-    name = go_lower(go_trim_space(raw))
-    if name in _CORE_TOOLS:
-        return _CORE_TOOLS[name]
-    if "." in name:
-        return name
-    return "tool." + re.sub(r"[ -]", "_", name)
+    return shared_tool_name(raw, _CORE_TOOLS)
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -79,25 +70,17 @@ def _strings(section: Mapping[str, Any], key: str, where: str) -> list[str]:
     return [go_trim_space(item) for item in value if go_trim_space(item)]
 
 
-def _first(params: Mapping[str, Any], keys: tuple[str, ...]) -> str:
-    for key in keys:
-        value = params.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
-
-
 def _targets(tool: str, params: Mapping[str, Any], derived: list[str]) -> list[dict[str, Any]]:
     operation = {"tool.read": "read", "tool.write": "write"}.get(tool, "")
-    paths = [_first(params, _PATH_KEYS)] if tool in ("tool.read", "tool.write") else []
+    paths = [first_string(params, _PATH_KEYS)] if tool in ("tool.read", "tool.write") else []
     targets = [
         {"kind": "path", "value": path, **({"operation": operation} if operation else {})}
         for path in dict.fromkeys(p for p in (*paths, *derived) if p)
     ]
-    url = _first(params, _URL_KEYS) if tool == "tool.read" else ""
+    url = first_string(params, _URL_KEYS) if tool == "tool.read" else ""
     if url:
         targets.append({"kind": "url", "value": url, "operation": "read"})
-    command = _first(params, _COMMAND_KEYS) if tool == "tool.exec" else ""
+    command = first_string(params, _COMMAND_KEYS) if tool == "tool.exec" else ""
     if command:
         targets.append({"kind": "other", "value": command, "operation": "execute"})
     return targets

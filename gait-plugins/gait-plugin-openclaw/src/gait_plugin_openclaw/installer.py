@@ -27,14 +27,7 @@ from gait.errors import GaitError, InvalidInputError
 from gait.fsutil import write_atomic
 from gait_cli.output import Report
 from gait_plugin_openclaw import __version__
-from gait_plugin_openclaw.package import (
-    MANIFEST,
-    PACKAGE_DIR,
-    PLUGIN_ID,
-    SKILL,
-    PackageFile,
-    verified_package,
-)
+from gait_plugin_openclaw.package import MANIFEST, PLUGIN_ID, SKILL, PackageFile, verified_package
 
 STATE_DIR_ENV: Final = "OPENCLAW_STATE_DIR"
 CONFIG_FILE: Final = "gait.config.json"
@@ -99,8 +92,9 @@ class PluginConfig:
 # ---- files ---------------------------------------------------------------------------------
 
 
-def _installed_manifest(target: Path) -> dict[str, Any] | None:
-    """The manifest of a package installed in `target`, None when there is none."""
+def _installed_paths(target: Path) -> list[str] | None:
+    """The files the manifest of a package installed in `target` names, None when there is no
+    manifest."""
     path = target / MANIFEST
     if not path.is_file() or path.is_symlink():
         return None
@@ -116,27 +110,23 @@ def _installed_manifest(target: Path) -> dict[str, Any] | None:
         or not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files)
     ):
         raise InvalidInputError(f"{path} is not the manifest of the Gait OpenClaw plugin")
-    return manifest
+    return [entry["path"] for entry in files]
 
 
-def _manifest_paths(manifest: Mapping[str, Any]) -> list[str]:
-    return [entry["path"] for entry in manifest.get("files", [])]
-
-
-def _check_target(target: Path) -> dict[str, Any] | None:
+def _check_target(target: Path) -> list[str] | None:
     """Refuse a target that is a link, a file, or a non-empty folder holding no package of
-    ours; return the installed manifest, if any."""
+    ours; return the files the installed manifest names, if there is one."""
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise InvalidInputError(f"--target {target} is not a directory")
     if not target.exists():
         return None
-    manifest = _installed_manifest(target)
-    if manifest is None and any(target.iterdir()):
+    installed = _installed_paths(target)
+    if installed is None and any(target.iterdir()):
         raise InvalidInputError(
             f"--target {target} is not empty and holds no Gait OpenClaw plugin; "
             "choose a new or empty directory"
         )
-    return manifest
+    return installed
 
 
 def _inside(target: Path, relative: str) -> Path:
@@ -168,13 +158,23 @@ def _make_dirs(target: Path, relatives: Sequence[str]) -> None:
         directory.chmod(0o755)
 
 
-def _remove_empty_dirs(target: Path, relatives: Sequence[str]) -> None:
+def _remove_files(target: Path, relatives: Sequence[str]) -> list[str]:
+    """Remove these files of `target`, then the folders they leave empty; return the files that
+    were there."""
+    removed: list[str] = []
+    for relative in relatives:
+        path = _inside(target, relative)
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed.append(relative)
+    # `parents` ends with ".": the target itself goes too once it is empty
     directories = {target / parent for r in relatives for parent in Path(r).parents}
     for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
         try:
             directory.rmdir()
         except OSError:
-            continue  # not empty, or gone
+            continue  # not empty (something not ours is in it), or gone
+    return removed
 
 
 # ---- OpenClaw CLI --------------------------------------------------------------------------
@@ -318,17 +318,12 @@ def _write_package(
 ) -> None:
     """The package, its config and its manifest in `root`; files a previous version shipped and
     this one does not are removed."""
-    previous = _check_target(root)
     wanted = {f.path for f in files}
-    stale = [p for p in _manifest_paths(previous or {}) if p not in wanted]
-    for relative in stale:
-        path = _inside(root, relative)
-        if path.is_file() or path.is_symlink():
-            path.unlink()
-    _remove_empty_dirs(root, stale)
+    stale = [p for p in _check_target(root) or [] if p not in wanted]
+    _remove_files(root, stale)
     _make_dirs(root, [str(Path(f.path).parent) for f in files])
     for file in files:
-        _write(_inside(root, file.path), (PACKAGE_DIR / file.path).read_bytes(), file.mode)
+        _write(_inside(root, file.path), file.data, file.mode)
     _write(root / CONFIG_FILE, config.file_bytes(), 0o644)
     # the manifest last: a target holding it holds the whole package
     _write(root / MANIFEST, manifest, 0o644)
@@ -336,7 +331,7 @@ def _write_package(
 
 def uninstall(*, target: str, register: bool, environ: Mapping[str, str] = os.environ) -> Report:
     root = Path(target).absolute() if target else default_target(environ)
-    manifest = _check_target(root)
+    installed = _check_target(root)
     openclaw = _find_openclaw(register)
     steps: list[str] = []
     if openclaw:
@@ -347,24 +342,17 @@ def uninstall(*, target: str, register: bool, environ: Mapping[str, str] = os.en
             if after is not None and _same_dir(after.get("rootDir"), root):
                 raise GaitError(f"OpenClaw still loads the plugin from {root} after uninstall")
 
-    ours = [*_manifest_paths(manifest or {}), CONFIG_FILE, MANIFEST] if manifest else []
     removed: list[str] = []
-    for relative in ours:
-        path = _inside(root, relative)
-        if path.is_file() or path.is_symlink():
-            path.unlink()
-            removed.append(relative)
-    _remove_empty_dirs(root, ours)
-    if manifest:
-        with contextlib.suppress(OSError):  # something not ours is in it: leave it
-            root.rmdir()
-    links = _remove_skill_links(openclaw_state_dir(environ), root) if manifest else []
+    links: list[str] = []
+    if installed is not None:
+        removed = _remove_files(root, [*installed, CONFIG_FILE, MANIFEST])
+        links = _remove_skill_links(openclaw_state_dir(environ), root)
     if not target:
         with contextlib.suppress(OSError):  # <state>/gait, unless proxy-mode traces live there
             root.parent.rmdir()
     left = root.exists()
     summary = f"openclaw uninstall: {root}: removed {len(removed)} files"
-    if not manifest:
+    if installed is None:
         summary += " (no Gait OpenClaw plugin was installed there)"
     elif left:
         summary += "; the directory stays: it holds files that are not ours"

@@ -1,20 +1,20 @@
 """The OpenClaw plugin shipped in this distribution (`openclaw_plugin/`) and its manifest.
 
 `gait-package.json` names the version and, for every other file of the package, its path, mode
-and SHA-256. It is deterministic (sorted, canonical JSON), a test checks it against the files,
-and the installer refuses a package that does not match it. After changing a file of the
+and SHA-256. It is deterministic (sorted keys, two-space indent), a test checks it against the
+files, and the installer refuses a package that does not match it. After changing a file of the
 package, write the manifest again with `python -m gait_plugin_openclaw.package`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
 
+from gait.canonical import sha256_hex
 from gait.errors import VerificationError
 from gait_plugin_openclaw import __version__
 
@@ -31,7 +31,12 @@ EXECUTABLES: Final = frozenset({f"skills/{SKILL}/gait-check.mjs"})
 class PackageFile:
     path: str  # relative, with "/"
     mode: int
-    sha256: str
+    data: bytes = attrs.field(repr=False)
+    sha256: str = attrs.field(init=False)
+
+    @sha256.default
+    def _digest(self) -> str:
+        return sha256_hex(self.data)
 
     def to_json(self) -> dict[str, str]:
         return {"path": self.path, "mode": f"{self.mode:04o}", "sha256": self.sha256}
@@ -54,10 +59,10 @@ def package_paths(root: Path = PACKAGE_DIR) -> list[str]:
 
 
 def describe(root: Path = PACKAGE_DIR) -> list[PackageFile]:
-    """The package's files as they are on disk."""
+    """The package's files as they are on disk (each read once: what is checked is what is
+    installed)."""
     return [
-        PackageFile(path, _mode(path), hashlib.sha256((root / path).read_bytes()).hexdigest())
-        for path in package_paths(root)
+        PackageFile(path, _mode(path), (root / path).read_bytes()) for path in package_paths(root)
     ]
 
 
@@ -90,4 +95,6 @@ def verified_package(root: Path = PACKAGE_DIR) -> tuple[list[PackageFile], bytes
 
 
 if __name__ == "__main__":
-    (PACKAGE_DIR / MANIFEST).write_bytes(manifest_bytes(describe()))
+    from gait.fsutil import write_atomic
+
+    write_atomic(PACKAGE_DIR / MANIFEST, manifest_bytes(describe()), 0o644)

@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const CONFIG_FILE = "gait.config.json";
-export const ADAPTER = "openclaw";
+const CONFIG_FILE = "gait.config.json";
+const ADAPTER = "openclaw";
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 const MAX_ERROR_CHARS = 300;
@@ -109,7 +109,7 @@ function checked(config, where) {
 }
 
 /** What Gait's `openclaw` adapter reads: the hook's event and context, known fields only. */
-export function toolCallPayload(event, ctx, settings) {
+function toolCallPayload(event, ctx, settings) {
   const payload = { event: pick(event, EVENT_FIELDS), ctx: pick(ctx, CTX_FIELDS) };
   if (ctx?.requester) payload.ctx.requester = pick(ctx.requester, REQUESTER_FIELDS);
   if (settings.workspace) payload.workspace = settings.workspace;
@@ -151,7 +151,7 @@ export function refuse(reason) {
 }
 
 /** A Gait decision as a `before_tool_call` result. */
-export function hookResult(decision, toolName) {
+function hookResult(decision, toolName) {
   const why = explain(decision);
   switch (decision.verdict) {
     case "allow":
