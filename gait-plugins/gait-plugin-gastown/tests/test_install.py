@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from gait_plugin_gastown.install import go_marshal_indent, is_gate_hook
+from gait_plugin_gastown.install import is_gate_hook
 
+from gait.regress.gojson import marshal_indent as go_marshal_indent
 from tests.conftest import Run, RunGait
 
 from .conftest import claude_event, gt_settings
@@ -247,6 +248,36 @@ def test_warnings_name_overrides_that_would_replace_the_gate(
     [warning] = run.json["warnings"]
     assert "otherrig__polecats.json replaces matcher 'Bash'" in warning
     assert "--target otherrig__polecats" in warning
+
+
+def test_warnings_name_a_base_entry_the_gate_replaces_for_each_target(
+    gait: RunGait, town: Path, tmp_path: Path, policy: Path
+) -> None:
+    (town / ".gt" / "hooks-base.json").write_text(POLECATS)
+    run = gastown(
+        gait, "install", "--town", str(town), "--matcher", "Bash", "--policy", str(policy),
+        "--json", tmp_path=tmp_path,
+    )  # fmt: skip
+    assert run.code == 0
+    assert run.json["warnings"] == [
+        "hooks-base.json has a PreToolUse entry for matcher 'Bash': for polecats the gate's "
+        "entry replaces it (gt merges by matcher)",
+        "hooks-base.json has a PreToolUse entry for matcher 'Bash': for crew the gate's "
+        "entry replaces it (gt merges by matcher)",
+    ]
+
+
+def test_an_override_gt_could_not_read_is_refused_untouched(
+    gait: RunGait, town: Path, tmp_path: Path, policy: Path
+) -> None:
+    # Python's json reads NaN; Go's (gt's) does not, and gt's format could not write it back.
+    (town / ".gt" / "hooks-overrides" / "crew.json").write_text('{"Stop": NaN}\n')
+    before = snapshot(town)
+    run = gastown(
+        gait, "install", "--town", str(town), "--policy", str(policy), "--json", tmp_path=tmp_path
+    )
+    assert run.code == 6 and "crew.json is not valid JSON" in run.json["error"]
+    assert snapshot(town) == before
 
 
 @pytest.mark.parametrize(

@@ -218,7 +218,8 @@ def _json_kind(value: Any) -> str:
     return "a string" if isinstance(value, str) else type(value).__name__
 
 
-def _string_field(payload: Mapping[str, Any], key: str, adapter: str) -> str:
+def string_field(payload: Mapping[str, Any], key: str, adapter: str) -> str:
+    """`payload[key]` when it is a string, "" when absent or null; an adapter's error otherwise."""
     value = payload.get(key)
     if value is None:
         return ""
@@ -241,7 +242,7 @@ def decode_openai(payload: Any) -> dict[str, Any]:
     if not isinstance(function, dict):
         raise ToolCallError("parse openai tool call: function must be an object")
     return {
-        "name": _string_field(function, "name", "openai"),
+        "name": string_field(function, "name", "openai"),
         "args": _object_arguments(function.get("arguments"), "openai arguments"),
     }
 
@@ -252,14 +253,14 @@ def decode_anthropic(payload: Any) -> dict[str, Any]:
     arguments = payload.get("input")
     if arguments is not None and not isinstance(arguments, dict):
         raise ToolCallError("parse anthropic tool call: input must be an object")
-    return {"name": _string_field(payload, "name", "anthropic"), "args": arguments or {}}
+    return {"name": string_field(payload, "name", "anthropic"), "args": arguments or {}}
 
 
 def decode_langchain(payload: Any) -> dict[str, Any]:
     """`{"tool", "tool_input": object | JSON string | null}`."""
     payload = _require_object(payload, "langchain")
     return {
-        "name": _string_field(payload, "tool", "langchain"),
+        "name": string_field(payload, "tool", "langchain"),
         "args": _object_arguments(payload.get("tool_input"), "langchain tool_input"),
     }
 
@@ -324,7 +325,7 @@ def decode_claude_code(payload: Any) -> dict[str, Any]:
     """A Claude Code hook event: `tool_name`|`name`, `tool_input`|`input`, `session_id`,
     `hook_event_name`."""
     payload = _require_object(payload, "claude code")
-    raw_name = _string_field(payload, "tool_name", "claude code") or _string_field(
+    raw_name = string_field(payload, "tool_name", "claude code") or string_field(
         payload, "name", "claude code"
     )
     if not raw_name.strip():
@@ -335,10 +336,10 @@ def decode_claude_code(payload: Any) -> dict[str, Any]:
     arguments = _object_arguments(raw_input, "claude code tool_input")
     name = claude_tool_name(raw_name)
     context: dict[str, Any] = {}
-    session_id = _string_field(payload, "session_id", "claude code")
+    session_id = string_field(payload, "session_id", "claude code")
     if session_id:
         context["session_id"] = session_id
-    hook_event = _string_field(payload, "hook_event_name", "claude code")
+    hook_event = string_field(payload, "hook_event_name", "claude code")
     if hook_event:
         context["auth_context"] = {"hook_event_name": hook_event, "adapter": "claude_code"}
     call: dict[str, Any] = {"name": name, "args": arguments}

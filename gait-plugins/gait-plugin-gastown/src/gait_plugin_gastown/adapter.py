@@ -26,7 +26,7 @@ import posixpath
 from typing import Any
 
 from gait.gostrings import go_trim_space
-from gait.mcp.toolcall import ToolCallError, decode_claude_code, decode_mcp
+from gait.mcp.toolcall import ToolCallError, decode_claude_code, decode_mcp, string_field
 from gait_plugin_gastown.identity import IDENTITY_KEY, IDENTITY_VARIABLES
 
 ADAPTER_NAME = "gastown"
@@ -77,18 +77,15 @@ def _identity_block(value: Any) -> dict[str, str]:
             continue
         if not isinstance(item, str):
             raise ToolCallError(f"parse gastown tool call: {IDENTITY_KEY}.{key} must be a string")
-        if go_trim_space(item):
-            block[key] = go_trim_space(item)
+        trimmed = go_trim_space(item)
+        if trimmed:
+            block[key] = trimmed
     return block
 
 
 def _string(payload: dict[str, Any], key: str) -> str:
-    value = payload.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ToolCallError(f"parse gastown tool call: {key} must be a string")
-    return go_trim_space(value)
+    # decode_claude_code has checked that the payload is an object
+    return go_trim_space(string_field(payload, key, ADAPTER_NAME))
 
 
 def _role_path(block: dict[str, str]) -> str:

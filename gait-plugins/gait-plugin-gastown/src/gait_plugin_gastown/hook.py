@@ -221,19 +221,24 @@ class Options:
 
     @property
     def timeout_s(self) -> float:
-        try:
-            value = float(self.timeout)
-        except ValueError:
-            raise UsageError("--timeout must be a number of seconds") from None
-        if not 0 < value <= MAX_TIMEOUT_S:
-            raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g}")
-        return value
+        return timeout_seconds(self.timeout)
 
     @property
     def input_limit(self) -> int:
         if not self.max_input_bytes.isdigit() or int(self.max_input_bytes) == 0:
             raise UsageError("--max-input-bytes must be a positive whole number")
         return int(self.max_input_bytes)
+
+
+def timeout_seconds(text: str) -> float:
+    """`--timeout`'s value, checked (`gait gastown install` checks it with this too)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError("--timeout must be a number of seconds") from None
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g}")
+    return value
 
 
 def parse_options(args: Sequence[str]) -> Options:
@@ -341,18 +346,20 @@ def read_event(limit: int) -> dict[str, object]:
 
 def ask_service(options: Options, event: dict[str, object], timeout: float) -> Decision:
     """POST the call to `gait mcp serve`'s /v1/evaluate and read its decision."""
-    host, port = split_service_url(options.serve.strip())
+    url = options.serve.strip()
+    host, port = split_service_url(url)
     headers = {}
-    if options.auth_token_env.strip():
-        token = os.environ.get(options.auth_token_env.strip(), "")
+    token_env = options.auth_token_env.strip()
+    if token_env:
+        token = os.environ.get(token_env, "")
         if not token:
-            raise UsageError(f"--auth-token-env {options.auth_token_env.strip()} is not set")
+            raise UsageError(f"--auth-token-env {token_env} is not set")
         headers["Authorization"] = "Bearer " + token
     body = dumps({"adapter": ADAPTER, "call": event}).encode("ascii")
     try:
         status, raw = post_json(host, port, EVALUATE_PATH, body, headers, timeout)
     except OSError as exc:  # refused, reset, timed out
-        raise WireError(f"no answer from the service at {options.serve.strip()}: {exc}") from None
+        raise WireError(f"no answer from the service at {url}: {exc}") from None
     try:
         answer = loads(raw.decode("utf-8"))
     except (WireError, UnicodeDecodeError):

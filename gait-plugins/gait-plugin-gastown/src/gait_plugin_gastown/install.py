@@ -9,19 +9,20 @@ An override file is the hooks object keyed by event name; each event holds entri
 `{matcher, hooks: [{type, command}]}` with unique matchers (gt keeps no other hook field). The
 install adds one hook to the PreToolUse entry of its matcher (creating the entry when there is
 none) and leaves every other entry, hook and key as it was; the file is written atomically in
-gt's own format (Go's indented JSON), and only when it changes. Uninstall removes the gate's
+gt's own format (Go's indented JSON), and only when it changes, once every file has been read
+and edited (a file that cannot be leaves all of them as they were). Uninstall removes the gate's
 hooks, then whatever became empty because of that (the entry, the event, the file).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ import attrs
 
 from gait.errors import DependencyMissingError, GaitError, InvalidInputError
 from gait.fsutil import write_atomic
+from gait.regress.gojson import marshal_indent
 from gait_cli.output import Report
-from gait_plugin_gastown.hook import DEFAULT_OUT_DIR, MAX_TIMEOUT_S
+from gait_plugin_gastown.hook import DEFAULT_OUT_DIR, UsageError, timeout_seconds
 
 EVENT = "PreToolUse"
 # gt's HooksConfig field order: a new event key goes where gt would write it
@@ -50,6 +52,7 @@ DEFAULT_TARGETS = ("polecats", "crew")
 DEFAULT_MATCHER = ""  # every tool: the policy decides, reads included
 OVERRIDE_MODE = 0o644  # as gt writes them
 SYNC_TIMEOUT_S = 120
+GATE_ARGV = ["gastown", "hook"]  # after the gait executable
 GUARD = "|| exit 2"  # a hook that cannot start (exit 127) or crashes (1) must still block
 
 
@@ -68,7 +71,7 @@ class HookSpec:
     signing: tuple[tuple[str, str], ...] = ()  # (flag, value): --profile, --key-mode, keys
 
     def command(self) -> str:
-        argv = [self.gait, "gastown", "hook"]
+        argv = [self.gait, *GATE_ARGV]
         if self.serve:
             argv += ["--serve", self.serve]
             if self.auth_token_env:
@@ -127,32 +130,33 @@ def override_path(config_dir: Path, target: str) -> Path:
     return config_dir / "hooks-overrides" / (target.replace("/", "__") + ".json")
 
 
-# ---- gt's file format -----------------------------------------------------------------------
-
-_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028"}
-_GO_ESCAPES["\u2029"] = "\\u2029"
+# ---- gt's file format (written as gt does: `marshal_indent`, Go's json.MarshalIndent) -------
 
 
-def go_marshal_indent(value: Any) -> bytes:
-    """`json.MarshalIndent(value, "", "  ")` plus the newline gt adds. Go escapes <, > and &
-    (and U+2028/2029); those characters only occur inside strings, so replacing them in the
-    text is exact."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    for char, escape in _GO_ESCAPES.items():
-        text = text.replace(char, escape)
-    return (text + "\n").encode("utf-8")
+def _reject_constant(name: str) -> Any:
+    # Go's parser (gt's) refuses NaN and Infinity, and marshal_indent could not write them back.
+    raise ValueError(f"unexpected {name}")
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes; None when there is no file."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise GaitError(f"read {path}: {exc.strerror or exc}") from None
 
 
 def read_override(path: Path) -> dict[str, Any]:
+    data = _read_bytes(path)
+    return {} if data is None else _parse_override(path, data)
+
+
+def _parse_override(path: Path, data: bytes) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise GaitError(f"read {path}: {exc.strerror or exc}") from None
-    try:
-        config = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        config = json.loads(data, parse_constant=_reject_constant)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a NaN
         raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
         raise InvalidInputError(f"{path} must hold a JSON object (gt's hooks config)")
@@ -176,15 +180,7 @@ def is_gate_hook(hook: Any) -> bool:
         argv = shlex.split(hook["command"])
     except ValueError:
         return False
-    return (
-        len(argv) >= 3
-        and os.path.basename(argv[0]) == "gait"
-        and argv[1:3]
-        == [
-            "gastown",
-            "hook",
-        ]
-    )
+    return len(argv) >= 3 and os.path.basename(argv[0]) == "gait" and argv[1:3] == GATE_ARGV
 
 
 def with_gate(config: dict[str, Any], path: Path, matcher: str, command: str) -> dict[str, Any]:
@@ -238,15 +234,32 @@ def _with_event(config: dict[str, Any], entries: list[dict[str, Any]]) -> dict[s
     return {EVENT: entries, **config}  # gt writes PreToolUse first
 
 
-def write_override(path: Path, config: dict[str, Any]) -> str:
-    """Write `config` (or remove the file when it is empty); the action taken."""
-    before = path.read_bytes() if path.exists() else None
+def edit_overrides(
+    paths: list[tuple[str, Path]], edit: Callable[[dict[str, Any], Path], dict[str, Any]]
+) -> list[FileChange]:
+    """Apply `edit(config, path)` to each (target, file), reading each file once. Every file is
+    read and edited before the first is written, so one that cannot be read or edited leaves
+    all of them as they were."""
+    edited = []
+    for target, path in paths:
+        before = _read_bytes(path)
+        config = edit({} if before is None else _parse_override(path, before), path)
+        edited.append((target, path, before, config))
+    return [
+        FileChange(target=target, path=path, action=write_override(path, before, config))
+        for target, path, before, config in edited
+    ]
+
+
+def write_override(path: Path, before: bytes | None, config: dict[str, Any]) -> str:
+    """Write `config` over the file read as `before` (None: there was none), or remove the file
+    when the config is empty; the action taken."""
     if not config:
         if before is None:
             return "unchanged"
         path.unlink()
         return "removed"
-    data = go_marshal_indent(config)
+    data = marshal_indent(config)
     if data == before:
         return "unchanged"
     mode = OVERRIDE_MODE if before is None else path.stat().st_mode & 0o777
@@ -257,13 +270,15 @@ def write_override(path: Path, config: dict[str, Any]) -> str:
 # ---- gt hooks sync --------------------------------------------------------------------------
 
 
-def sync_command(town: Path | None) -> list[str]:
-    return ([f"GT_HOME={town}"] if town is not None else []) + ["gt", "hooks", "sync"]
+def sync_command(town: Path | None) -> str:
+    """`gt hooks sync` as a user would type it for this town."""
+    argv = ([f"GT_HOME={town}"] if town is not None else []) + ["gt", "hooks", "sync"]
+    return " ".join(shlex.quote(part) for part in argv)
 
 
 def run_sync(town: Path | None) -> dict[str, Any]:
     """`gt hooks sync` when gt is on PATH; otherwise the command to run."""
-    shown = " ".join(shlex.quote(part) for part in sync_command(town))
+    shown = sync_command(town)
     gt = shutil.which("gt")
     if gt is None:
         return {"synced": False, "sync_command": shown}
@@ -337,38 +352,42 @@ def shadowing_warnings(config_dir: Path, targets: list[str], matcher: str) -> li
     """Entries that would replace the gate's for some workers: gt merges base, then role, then
     rig+role, and an entry with the same matcher replaces the one before it."""
     warnings = []
-    base = config_dir / "hooks-base.json"
+    base_has_matcher = _has_other_entry(config_dir / "hooks-base.json", matcher)
     for target in targets:
-        candidates = [(base, "hooks-base.json")]
-        if "/" not in target:
-            directory = config_dir / "hooks-overrides"
-            with contextlib.suppress(OSError):
-                candidates += [
-                    (p, f"hooks-overrides/{p.name}")
-                    for p in sorted(directory.glob(f"*__{target}.json"))
-                ]
-        for path, shown in candidates:
-            if not path.is_file():
-                continue
-            try:
-                entries = _entries(read_override(path), path)
-            except GaitError:
-                continue
-            for entry in entries:
-                if entry.get("matcher", "") == matcher and not any(
-                    is_gate_hook(h) for h in entry.get("hooks") or []
-                ):
-                    if path == base:
-                        warnings.append(
-                            f"{shown} has a {EVENT} entry for matcher {matcher!r}: for "
-                            f"{target} the gate's entry replaces it (gt merges by matcher)"
-                        )
-                    else:
-                        warnings.append(
-                            f"{shown} replaces matcher {matcher!r} for its rig: the gate does "
-                            f"not run there; also install --target {path.stem}"
-                        )
+        if base_has_matcher:
+            warnings.append(
+                f"hooks-base.json has a {EVENT} entry for matcher {matcher!r}: for "
+                f"{target} the gate's entry replaces it (gt merges by matcher)"
+            )
+        if "/" in target:
+            continue
+        try:
+            rig_overrides = sorted((config_dir / "hooks-overrides").glob(f"*__{target}.json"))
+        except OSError:
+            continue
+        for path in rig_overrides:
+            if _has_other_entry(path, matcher):
+                warnings.append(
+                    f"hooks-overrides/{path.name} replaces matcher {matcher!r} for its rig: the "
+                    f"gate does not run there; also install --target {path.stem}"
+                )
     return warnings
+
+
+def _has_other_entry(path: Path, matcher: str) -> bool:
+    """Whether the file holds a PreToolUse entry for `matcher` without the gate (a file that is
+    missing or unreadable holds none)."""
+    if not path.is_file():
+        return False
+    try:
+        entries = _entries(read_override(path), path)
+    except GaitError:
+        return False
+    return any(
+        entry.get("matcher", "") == matcher
+        and not any(is_gate_hook(h) for h in entry.get("hooks") or [])
+        for entry in entries
+    )
 
 
 # ---- the commands ---------------------------------------------------------------------------
@@ -378,12 +397,9 @@ def _check_timeout(timeout: str) -> str:
     if not timeout:
         return ""
     try:
-        seconds = float(timeout)
-    except ValueError:
-        raise InvalidInputError("--timeout must be a number of seconds") from None
-    if not 0 < seconds <= MAX_TIMEOUT_S:
-        raise InvalidInputError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g}")
-    return f"{seconds:g}"
+        return f"{timeout_seconds(timeout):g}"
+    except UsageError as exc:
+        raise InvalidInputError(str(exc)) from None
 
 
 def run_install(
@@ -462,11 +478,10 @@ def run_install(
             signing=signing,
         )
     command = spec.command()
-    changes = []
-    for target in names:
-        path = override_path(config_dir, target)
-        action = write_override(path, with_gate(read_override(path), path, matcher, command))
-        changes.append(FileChange(target=target, path=path, action=action))
+    changes = edit_overrides(
+        [(target, override_path(config_dir, target)) for target in names],
+        lambda config, path: with_gate(config, path, matcher, command),
+    )
     warnings = shadowing_warnings(config_dir, names, matcher)
     return _report(
         "install", home, config_dir, changes, warnings, sync, command=command, matcher=matcher
@@ -483,10 +498,7 @@ def run_uninstall(*, town: str, targets: tuple[str, ...], sync: bool) -> Report:
         directory = config_dir / "hooks-overrides"
         found = sorted(directory.glob("*.json")) if directory.is_dir() else []
         paths = [(p.stem.replace("__", "/"), p) for p in found]
-    changes = []
-    for target, path in paths:
-        action = write_override(path, without_gate(read_override(path), path))
-        changes.append(FileChange(target=target, path=path, action=action))
+    changes = edit_overrides(paths, without_gate)
     return _report("uninstall", home, config_dir, changes, [], sync)
 
 
@@ -499,9 +511,7 @@ def _report(
     sync: bool,
     **extra: str,
 ) -> Report:
-    synced = (
-        run_sync(town) if sync else {"synced": False, "sync_command": " ".join(sync_command(town))}
-    )
+    synced = run_sync(town) if sync else {"synced": False, "sync_command": sync_command(town)}
     text = [f"gastown {verb}: {c.target}: {c.action} ({c.path})" for c in changes]
     if not changes:
         text.append(f"gastown {verb}: no override files in {config_dir / 'hooks-overrides'}")

@@ -17,6 +17,7 @@ from gait.gate import Gate
 from gait.gostrings import go_lower, go_trim_space
 from gait.keys import KeySource
 from gait.mcp.boundary import (
+    CallOutcome,
     CallRequest,
     Settings,
     check_profile,
@@ -33,6 +34,8 @@ from gait_plugin_gastown.hook import Decision
 from gait_plugin_gastown.record import intent_record_path, write_intent_record
 
 if TYPE_CHECKING:
+    from gait.exports import Exports
+    from gait.keys import SigningKey
     from gait_plugin_gastown.hook import Options
 
 OWN_PACKAGE = __name__.partition(".")[0]
@@ -77,14 +80,6 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
     profile = check_profile(go_lower(go_trim_space(options.profile)))
     key_mode = go_lower(go_trim_space(options.key_mode))
     out_dir = Path(options.out_dir.strip() or ".")
-    exports = open_exports(
-        host,
-        ExportRequest.from_flags(
-            options.export_log_out.strip(), options.export_otel_out.strip(), tuple(options.export)
-        ),
-        source=EXPORT_SOURCE,
-        lifetime="command",
-    )
     gate = Gate.load(options.policy.strip(), plugins=host)
     key, key_warnings = resolve_signer(
         key_mode=key_mode,
@@ -111,21 +106,21 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
         key_warnings=tuple(key_warnings),
         rate_limit_state=rate_limit_state,
     )
-    # decide_call's three steps, so that the normalized intent is at hand for its record
-    signed = sign_call(gate, evaluate_call(gate, decode_checked, request, settings), key, settings)
-    outcome = store_call(signed, key, request)
-    output = outcome.output
-    intent = signed.evaluated.decision.evaluation.intent
-    if intent is None:  # evaluate_call refuses such a call; kept for the type checker
-        raise InvalidInputError("intent is not evaluable")
-    write_intent_record(intent_record_path(Path(output["trace_path"])), intent, output)
-    if exports is not None:
-        # After every artifact, as `gait mcp proxy` does; a file export that fails raises,
-        # and the hook denies.
-        try:
-            exports.record_call(signed.trace, output)
-        finally:
+    exports = open_exports(
+        host,
+        ExportRequest.from_flags(
+            options.export_log_out.strip(), options.export_otel_out.strip(), tuple(options.export)
+        ),
+        source=EXPORT_SOURCE,
+        lifetime="command",
+    )
+    try:
+        outcome = decide_and_record(gate, key, request, settings, exports)
+    finally:
+        # whatever failed, as `gait mcp proxy` does: an exporter's worker must not outlive it
+        if exports is not None:
             exports.close(COMMAND_CLOSE_SECONDS)
+    output = outcome.output
     notes = []
     if outcome.verdict != "allow" and sinks:
         timeout = options.timeout_s - (time.monotonic() - started) - SINK_CLOSE_MARGIN_S
@@ -137,6 +132,31 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
         output.get("trace_id", ""),
         notes,
     )
+
+
+def decide_and_record(
+    gate: Gate,
+    key: SigningKey,
+    request: CallRequest,
+    settings: Settings,
+    exports: Exports | None,
+) -> CallOutcome:
+    """`gait.mcp.boundary.decide_call` with the `gastown` adapter, and the intent record written
+    between the trace and the exports: its steps are spelled out because only here is the
+    normalized intent at hand."""
+    evaluated = evaluate_call(gate, decode_checked, request, settings)
+    signed = sign_call(gate, evaluated, key, settings)
+    outcome = store_call(signed, key, request)
+    intent = evaluated.decision.evaluation.intent
+    if intent is None:  # evaluate_call refuses such a call; kept for the type checker
+        raise InvalidInputError("intent is not evaluable")
+    output = outcome.output
+    write_intent_record(intent_record_path(Path(output["trace_path"])), intent, output)
+    if exports is not None:
+        # After every artifact, as `gait mcp proxy` does; a file export that fails raises, and
+        # the hook denies.
+        exports.record_call(signed.trace, output)
+    return outcome
 
 
 def hand_to_sinks(
