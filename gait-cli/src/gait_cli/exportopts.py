@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,10 +42,19 @@ def export_options(func: F) -> F:
 def open_command_exports(
     host: PluginHost, log_out: str, otel_out: str, names: tuple[str, ...], *, source: str
 ) -> Exports | None:
-    """The exporters a one-shot command asked for, or None (then nothing is imported)."""
+    """The exporters a one-shot command asked for, or None (then nothing is imported).
+
+    They are closed when the command's click context ends, whether it decided or failed:
+    exporters that deliver in the background get `COMMAND_CLOSE_SECONDS` to finish.
+    """
     if not (log_out or otel_out or names):
         return None
-    from gait.exports import ExportRequest, open_exports
+    from gait.exports import COMMAND_CLOSE_SECONDS, ExportRequest, open_exports
 
     request = ExportRequest.from_flags(log_out, otel_out, names)
-    return open_exports(host, request, source=source, lifetime="command")
+    exports = open_exports(host, request, source=source, lifetime="command")
+    if exports is not None:
+        click.get_current_context().call_on_close(
+            functools.partial(exports.close, COMMAND_CLOSE_SECONDS)
+        )
+    return exports

@@ -151,11 +151,6 @@ def check_export_path(path: str) -> Path:
     return candidate
 
 
-def unix_nanos(value: GoTime) -> int:
-    """A time as nanoseconds since the Unix epoch (OpenTelemetry's time unit)."""
-    return int(value.moment.timestamp()) * 1_000_000_000 + value.nanos
-
-
 def missing_exporter(name: str, known: Mapping[str, Exporter]) -> DependencyMissingError:
     installed = ", ".join(sorted(known)) or "none"
     install = f"pip install gait-plugin-{name}"
@@ -211,13 +206,17 @@ class Exports:
                 fields.setdefault("warnings", []).append(f"export_{exporter.name}_error={exc}")
         return fields
 
-    def record_call(self, trace: TraceRecord, output: dict[str, Any]) -> None:
-        """Export a `gait mcp proxy|serve` decision and add the export fields to its output."""
-        fields = self.emit(call_event(trace, output, self.source))
+    def record(self, event: DecisionEvent, output: dict[str, Any]) -> None:
+        """Export `event` and add the export fields (and any warning) to the command's output."""
+        fields = self.emit(event)
         warnings = fields.pop("warnings", [])
         output.update(fields)
         if warnings:
             output.setdefault("warnings", []).extend(warnings)
+
+    def record_call(self, trace: TraceRecord, output: dict[str, Any]) -> None:
+        """Export a `gait mcp proxy|serve` decision (its event is read from its output)."""
+        self.record(call_event(trace, output, self.source), output)
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {exporter.name: built.stats().to_json() for exporter, built in self._selected}

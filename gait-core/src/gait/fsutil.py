@@ -1,13 +1,16 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never half of it."""
+"""Atomic file writes (a reader sees the old file or the whole new one, never half of it), and
+the lock file that keeps writers in different processes apart."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import stat
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from gait.errors import InvalidInputError
+from gait.errors import InvalidInputError, StateContentionError
 
 # tempfile.mkstemp's flags: create the file or fail, and never follow a planted symlink.
 _CREATE_FLAGS = (
@@ -67,3 +70,42 @@ def _refuse_special(path: Path) -> None:
         return
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         raise InvalidInputError(f"refusing to write {path}: it exists and is not a regular file")
+
+
+@contextlib.contextmanager
+def lock_file(
+    lock: Path, *, timeout: float, stale_after: float, retry: float, what: str, body: bytes = b""
+) -> Iterator[None]:
+    """Hold `lock`, taken by creating it exclusively (the reference's lock between processes),
+    and remove it on exit. Taking it is retried every `retry` seconds for up to `timeout`
+    (then StateContentionError: "<what> lock timeout"); a lock older than `stale_after`
+    seconds is taken as left by a dead holder and removed. `body` is written into it."""
+    deadline = time.monotonic() + timeout
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    while True:
+        try:
+            fd = os.open(lock, flags, 0o600)
+            break
+        except FileExistsError:
+            pass
+        try:
+            age = time.time() - os.stat(lock).st_mtime
+        except FileNotFoundError:
+            continue
+        if age > stale_after:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
+            continue
+        if time.monotonic() >= deadline:
+            raise StateContentionError(f"{what} lock timeout: {lock}")
+        time.sleep(retry)
+    try:
+        try:
+            if body:
+                os.write(fd, body)
+        finally:
+            os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)

@@ -18,19 +18,37 @@ _GO_SPACE: Final = (
 )
 # Compiled (by `re`) on first use: only non-ASCII text can hold lone surrogates.
 _SURROGATE: Final = "[\ud800-\udfff]"
+# What Go's json.Marshal escapes for HTML, and lone surrogates (invalid UTF-8 to Go).
+_GO_JSON_ESCAPED: Final = "[<>&\u2028\u2029\ud800-\udfff]"
+
+
+def go_text(text: str) -> str:
+    """A decoded JSON string as Go holds it: a lone UTF-16 surrogate reads as U+FFFD, so the
+    result can always be encoded as UTF-8."""
+    if text.isascii() or re.search(_SURROGATE, text) is None:
+        return text
+    return re.sub(_SURROGATE, "\ufffd", text)
 
 
 def go_trim_space(text: str) -> str:
-    """Go `strings.TrimSpace`.
-
-    Lone UTF-16 surrogates (which Go's JSON decoder turns into U+FFFD) are replaced the same
-    way, so every string that passes through here can be encoded as UTF-8.
-    """
+    """Go `strings.TrimSpace`, on `go_text(text)`."""
     if text.isascii():
         return text.strip(_ASCII_SPACE)
-    if re.search(_SURROGATE, text) is not None:
-        text = re.sub(_SURROGATE, "\ufffd", text)
-    return text.strip(_GO_SPACE)
+    return go_text(text).strip(_GO_SPACE)
+
+
+def _go_json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if "\ud800" <= char <= "\udfff":
+        return "\\ufffd"
+    return f"\\u{ord(char):04x}"
+
+
+def go_json_text(encoded: str) -> str:
+    """JSON text from `json.dumps(..., ensure_ascii=False)` as Go's json.Marshal writes it:
+    `<`, `>`, `&`, U+2028 and U+2029 escaped, a lone surrogate as `\\ufffd`. These characters
+    can only occur inside JSON strings, so escaping the text escapes every string."""
+    return re.sub(_GO_JSON_ESCAPED, _go_json_escape, encoded)
 
 
 def _lower_rune(char: str) -> str:

@@ -7,31 +7,31 @@ locked append.
   an OTLP envelope (gait-plugin-otel speaks real OTLP).
 - `append_line`: one whole line per call. The file is created with mode 0600 (parent folders
   0750) and fsynced after every append (its folder too when the file was created). Writers in
-  other processes, the reference's included, are kept apart by its lock protocol: the lock is
-  the exclusive creation of `<file>.lock`, retried every 10 ms for up to 30 s, and a lock older
-  than 2 minutes is taken as left by a dead writer and removed. Threads of one process append
-  as a group: the first takes the lock and writes every line waiting, with one fsync for all.
+  other processes, the reference's included, are kept apart by its lock protocol
+  (`gait.fsutil.lock_file`): the lock is the exclusive creation of `<file>.lock`, retried every
+  10 ms for up to 30 s, and a lock older than 2 minutes is taken as left by a dead writer and
+  removed. Threads of one process append as a group: the first takes the lock and writes every
+  line waiting, with one fsync for all.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from gait.errors import InvalidInputError, StateContentionError
+from gait.errors import InvalidInputError
 from gait.exports import (
     DecisionEvent,
     Exporter,
     ExporterStats,
     check_export_path,
-    unix_nanos,
 )
+from gait.fsutil import lock_file
+from gait.gostrings import go_json_text
 
 LOCK_RETRY_SECONDS: Final = 0.01
 LOCK_TIMEOUT_SECONDS: Final = 30.0
@@ -39,22 +39,10 @@ STALE_LOCK_SECONDS: Final = 120.0
 GATE_BODY: Final = "gait.gate.decision"
 MCP_BODY: Final = "gait.mcp.proxy.decision"
 
-# Go's json.Marshal escapes these for HTML; doing the same keeps lines byte-identical.
-_GO_ESCAPES: Final = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
 
 def _go_json(value: Mapping[str, Any], *, sort_keys: bool) -> bytes:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
-    for char, escaped in _GO_ESCAPES.items():
-        if char in text:
-            text = text.replace(char, escaped)
-    return (text + "\n").encode("utf-8")
+    return (go_json_text(text) + "\n").encode("utf-8")
 
 
 def log_line(event: DecisionEvent) -> bytes:
@@ -98,7 +86,7 @@ def otel_line(event: DecisionEvent) -> bytes:
         "gait.reason_codes": list(event.reason_codes) or None,
     }
     line = {
-        "time_unix_nano": unix_nanos(event.created_at),
+        "time_unix_nano": event.created_at.unix_nanos(),
         "severity_text": "INFO",
         "body": GATE_BODY if event.source == "gate.eval" else MCP_BODY,
         "trace_id": event.trace_id,
@@ -161,37 +149,16 @@ class LockedAppender:
     def _write(self, data: bytes) -> None:
         try:
             self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-            self._lock()
+            with lock_file(
+                self.lock_path,
+                timeout=LOCK_TIMEOUT_SECONDS,
+                stale_after=STALE_LOCK_SECONDS,
+                retry=LOCK_RETRY_SECONDS,
+                what="append",
+            ):
+                self._append(data)
         except OSError as exc:
             raise InvalidInputError(f"append export {self.path}: {exc.strerror or exc}") from None
-        try:
-            self._append(data)
-        except OSError as exc:
-            raise InvalidInputError(f"append export {self.path}: {exc.strerror or exc}") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.lock_path)
-
-    def _lock(self) -> None:
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        while True:
-            try:
-                os.close(os.open(self.lock_path, flags, 0o600))
-                return
-            except FileExistsError:
-                pass
-            try:
-                age = time.time() - os.stat(self.lock_path).st_mtime
-            except FileNotFoundError:
-                continue
-            if age > STALE_LOCK_SECONDS:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.lock_path)
-                continue
-            if time.monotonic() > deadline:
-                raise StateContentionError("append lock timeout")
-            time.sleep(LOCK_RETRY_SECONDS)
 
     def _append(self, data: bytes) -> None:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC

@@ -9,14 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from pathlib import Path
-from typing import Any
 
 import attrs
 
-from gait.errors import InvalidInputError, StateContentionError
-from gait.fsutil import write_atomic
+from gait.errors import InvalidInputError
+from gait.fsutil import lock_file, write_atomic
 from gait.limits import MAX_RECORD_BYTES
 from gait.timefmt import GoTime
 
@@ -57,11 +55,9 @@ def _scope_key(scope: str, tool_name: str, identity: str) -> str:
     return f"{tool_name}|{identity}"
 
 
-@contextlib.contextmanager
-def _locked(state: Path) -> Any:
+def _locked(state: Path) -> contextlib.AbstractContextManager[None]:
     lock = state.with_name(state.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
     body = json.dumps(
         {
             "schema_id": "gait.gate.rate_limit_lock",
@@ -69,26 +65,14 @@ def _locked(state: Path) -> Any:
             "created_at": GoTime.now().format(),
         }
     ).encode()
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            with contextlib.suppress(OSError):
-                if time.time() - lock.stat().st_mtime > LOCK_STALE_SECONDS:
-                    lock.unlink()
-                    continue
-            if time.monotonic() >= deadline:
-                raise StateContentionError(f"rate limit state lock timeout: {lock}") from None
-            time.sleep(LOCK_RETRY_SECONDS)
-            continue
-        break
-    try:
-        os.write(fd, body)
-        os.close(fd)
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            lock.unlink()
+    return lock_file(
+        lock,
+        timeout=LOCK_TIMEOUT_SECONDS,
+        stale_after=LOCK_STALE_SECONDS,
+        retry=LOCK_RETRY_SECONDS,
+        what="rate limit state",
+        body=body,
+    )
 
 
 def _read_counters(state: Path) -> dict[str, int]:

@@ -70,6 +70,10 @@ class GoTime:
     def to_datetime(self) -> datetime:
         return self.moment + timedelta(microseconds=self.nanos // 1000)
 
+    def unix_nanos(self) -> int:
+        """Nanoseconds since the Unix epoch (OpenTelemetry's time unit)."""
+        return int(self.moment.timestamp()) * 1_000_000_000 + self.nanos
+
     def format(self) -> str:
         """RFC3339Nano as Go prints it."""
         text = self.moment.strftime("%Y-%m-%dT%H:%M:%S")

@@ -34,6 +34,9 @@ def _writable(directory: Path) -> dict[str, Any]:
     return _check("output_dir", "ok", f"{directory} is writable")
 
 
+_STATUSES = ("ok", "warn", "fail")
+
+
 def _export_checks(host: PluginHost) -> list[dict[str, Any]]:
     """What each exporter says about its deliveries (gait-plugin-otel: decisions dropped)."""
     checks = []
@@ -53,9 +56,6 @@ def _export_checks(host: PluginHost) -> list[dict[str, Any]]:
             )
         )
     return checks
-
-
-_STATUSES = ("ok", "warn", "fail")
 
 
 @gait_command(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -22,10 +22,6 @@ from gait_cli.exportopts import export_options, open_command_exports
 from gait_cli.fast import correlation_id
 from gait_cli.inputs import read_intent, read_json_object
 from gait_cli.output import Report, gait_command
-
-if TYPE_CHECKING:
-    from gait.contracts.trace import TraceRecord
-    from gait.exports import Exports
 
 PROFILES = ("standard", "oss-prod")
 
@@ -127,28 +123,6 @@ def _text(payload: dict[str, Any]) -> list[str]:
         lines.append(f"approval audit: {payload['approval_audit_path']}")
     lines.extend(f"warning: {w}" for w in payload.get("warnings", []))
     return lines
-
-
-def _export(
-    exports: Exports,
-    outcome: GateOutcome,
-    trace: TraceRecord,
-    payload: dict[str, Any],
-    started: float,
-) -> None:
-    """The decision's export, after every artifact is written (the reference's order); a
-    failure of a file export fails the command, the trace stays."""
-    from gait.exports import COMMAND_CLOSE_SECONDS, gate_event
-
-    latency_ms = int((time.perf_counter() - started) * 1000)
-    try:
-        fields = exports.emit(gate_event(outcome, trace, payload["trace_path"], latency_ms))
-    finally:
-        exports.close(COMMAND_CLOSE_SECONDS)
-    payload.setdefault("warnings", []).extend(fields.pop("warnings", []))
-    if not payload["warnings"]:
-        del payload["warnings"]
-    payload.update(fields)
 
 
 EXIT_HELP = (0, 1, 3, 4, 6, 7)
@@ -275,7 +249,12 @@ def eval_(
         if not outcome.approval.approval_ref and approval_token_ref:
             payload["approval_ref"] = approval_token_ref
     if exports is not None:
-        _export(exports, outcome, trace, payload, started)
+        # After every artifact is written (the reference's order): a failing file export fails
+        # the command, and the trace stays.
+        from gait.exports import gate_event
+
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        exports.record(gate_event(outcome, trace, str(trace_path), latency_ms), payload)
     return Report(
         payload=payload,
         text=_text(payload),

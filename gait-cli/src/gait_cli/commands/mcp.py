@@ -205,13 +205,7 @@ def _proxy(
         key_warnings=tuple(warnings),
         rate_limit_state=Path(rate_limit_state) if rate_limit_state else None,
     )
-    try:
-        outcome = decide_call(gate, key, decoder, request, settings, exports)
-    finally:
-        if exports is not None:
-            from gait.exports import COMMAND_CLOSE_SECONDS
-
-            exports.close(COMMAND_CLOSE_SECONDS)
+    outcome = decide_call(gate, key, decoder, request, settings, exports)
     payload_out = {k: v for k, v in outcome.output.items() if k != "ok"}
     return Report(
         payload=payload_out,

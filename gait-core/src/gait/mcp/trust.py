@@ -12,10 +12,8 @@ risk class is one of `required_risk_classes`, and then makes the verdict stricte
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
-import re
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from gait.errors import InvalidInputError
-from gait.gostrings import go_trim_lower, go_trim_space
+from gait.gostrings import go_text, go_trim_lower, go_trim_space
 from gait.limits import MAX_INTENT_BYTES, MAX_TRUST_SNAPSHOT_BYTES
 from gait.timefmt import ZERO_TIME_TEXT, GoTime
 
@@ -62,7 +60,6 @@ _REGISTRY_STRINGS: Final = (
 )
 _REGISTRY_FLAGS: Final = ("pin_present", "pin_verified", "signature_verified", "publisher_allowed")
 _MAX_CACHED_SNAPSHOTS: Final = 16
-LOG = logging.getLogger("gait.mcp.trust")
 # The decision object's fields in the reference's order, and the values its omitempty drops.
 _DECISION_FIELDS: Final = (
     "server_id",
@@ -82,14 +79,6 @@ _DECISION_FIELDS: Final = (
     "reason_codes",
 )
 _EMPTY: Final[tuple[object, ...]] = ("", 0, False, [])
-
-
-_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def _go_text(value: str) -> str:
-    """A decoded JSON string as Go holds it: a lone surrogate escape reads as U+FFFD."""
-    return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
 
 
 class SnapshotInvalid(ValueError):
@@ -133,7 +122,7 @@ def _string(raw: Mapping[str, Any], key: str, where: str) -> str:
         return ""
     if not isinstance(value, str):
         raise SnapshotInvalid(f"{where}{key} must be a string")
-    return _go_text(value)
+    return go_text(value)
 
 
 def _time(raw: Mapping[str, Any], key: str, where: str) -> GoTime | None:
@@ -299,6 +288,11 @@ class SnapshotCache:
     that cannot be used is logged once per change, not once per decision."""
 
     def __init__(self) -> None:
+        # Only the service logs (a one-shot command reports in its output): `logging` costs
+        # `gait mcp proxy` start-up time.
+        import logging
+
+        self._log = logging.getLogger("gait.mcp.trust")
         self._states: dict[str, tuple[tuple[int, ...] | None, SnapshotState]] = {}
 
     def __call__(self, path: str) -> SnapshotState:
@@ -314,7 +308,7 @@ class SnapshotCache:
             # No signature: the next decision looks again.
             read_signature, settled, state = None, True, _unavailable(path, exc)
         if state.reason and (cached is None or cached[1] != state):
-            LOG.warning("%s; calls that require MCP trust are not allowed", state.detail)
+            self._log.warning("%s; calls that require MCP trust are not allowed", state.detail)
         if len(self._states) >= _MAX_CACHED_SNAPSHOTS:
             self._states.clear()
         # A file that changed while it was read is read again by the next decision.
@@ -344,8 +338,9 @@ def _contains_fold(values: tuple[str, ...], value: str) -> bool:
 
 
 def _trimmed_server(server: Mapping[str, Any] | None) -> tuple[str, str, str, str]:
-    """The call's server id, name, publisher and source as the decision reports them."""
-    fields = [_go_text(str((server or {}).get(key) or "")) for key in _SERVER_FIELDS[:4]]
+    """The call's server id, name, publisher and source as the decision reports them (Go's
+    trims also read a lone surrogate as U+FFFD)."""
+    fields = [str((server or {}).get(key) or "") for key in _SERVER_FIELDS[:4]]
     return (
         go_trim_space(fields[0]),
         go_trim_space(fields[1]),
@@ -508,7 +503,7 @@ def read_server(path: str) -> dict[str, str]:
         value = raw.get(key)
         if value is not None and not isinstance(value, str):
             raise InvalidInputError(f"parse server description: {key} must be a string")
-        server[key] = _go_text(value or "")
+        server[key] = go_text(value or "")
     if not server_key(server["server_id"], server["server_name"]):
         raise InvalidInputError("server description requires server_id or server_name")
     return server

@@ -12,31 +12,20 @@ is an error that names the field.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-_GO_ESCAPED = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
+from gait.gostrings import go_json_text
+
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _go_escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if "\ud800" <= char <= "\udfff":
-        return "\\ufffd"
-    return f"\\u{ord(char):04x}"
-
-
 def marshal_indent(value: Any) -> bytes:
-    """`json.MarshalIndent(value, "", "  ")` plus the newline the reference appends.
-
-    The characters Go escapes can only occur inside JSON strings, so escaping them in the
-    encoded text is the same as escaping them in every string.
-    """
+    """`json.MarshalIndent(value, "", "  ")` plus the newline the reference appends."""
     text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
-    return (_GO_ESCAPED.sub(_go_escape, text) + "\n").encode("utf-8")
+    return (go_json_text(text) + "\n").encode("utf-8")
 
 
 @attrs.frozen

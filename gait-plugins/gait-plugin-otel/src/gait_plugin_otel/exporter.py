@@ -38,7 +38,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from gait import __version__ as gait_version
-from gait.exports import DecisionEvent, ExporterStats, unix_nanos
+from gait.exports import DecisionEvent, ExporterStats
 from gait_plugin_otel import config, ledger
 from gait_plugin_otel.contract import EVENT_NAME, SCOPE_NAME, decision_attributes, severity
 
@@ -240,7 +240,7 @@ class OtelExporter:
         text, number = severity(event.verdict)
         return ReadableLogRecord(
             log_record=LogRecord(
-                timestamp=unix_nanos(event.observed_at),
+                timestamp=event.observed_at.unix_nanos(),
                 severity_text=text,
                 severity_number=SeverityNumber(number),
                 body=EVENT_NAME,
