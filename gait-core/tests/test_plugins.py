@@ -179,3 +179,48 @@ def test_plugin_exporters_are_named_and_cannot_take_a_builtin_name(site: Path) -
     assert set(exporters) == {"audit", "jsonl-log", "jsonl-otel"}
     assert exporters["jsonl-log"].fail_closed  # the built-in, not the plugin's
     assert not exporters["audit"].fail_closed
+
+
+MODULE_PLUGIN_SHAPES = """
+    import os
+    from os.path import join
+
+    import gait.hookspecs as hs
+
+    CONSTANT = {"gait_evaluate": 1}
+    gait_sign = "not a function"
+
+    @hs.hookimpl(specname="gait_evaluate")
+    def renamed_evaluator(intent, policy_digest):
+        return None
+
+    @hs.hookimpl
+    def gait_exporters():
+        return []
+
+    def gait_bridge():
+        return []  # unmarked: pluggy ignores it
+
+    class Helper:
+        @hs.hookimpl
+        def gait_commands(self, cli):
+            pass
+
+    marked_static = staticmethod(hs.hookimpl(lambda: []))
+"""
+
+
+def test_module_plugins_register_the_hooks_plain_pluggy_finds(site: Path) -> None:
+    import pluggy
+
+    from gait.hookspecs import PROJECT, GaitPluginManager, GaitSpecs
+
+    fx.make_plugin(site, "gait-plugin-shapes", "gait_plugin_shapes_mod", MODULE_PLUGIN_SHAPES)
+    module = importlib.import_module("gait_plugin_shapes_mod")
+    found = []
+    for manager_class in (pluggy.PluginManager, GaitPluginManager):
+        manager = manager_class(PROJECT)
+        manager.add_hookspecs(GaitSpecs)
+        manager.register(module)
+        found.append(sorted(caller.name for caller in manager.get_hookcallers(module) or []))
+    assert found[0] == found[1] == ["gait_evaluate", "gait_exporters", "marked_static"]

@@ -7,6 +7,7 @@ integrations run `gait` once per tool call.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -34,6 +35,25 @@ __all__ = [
 PROJECT = "gait"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+_HOOKABLE = (types.FunctionType, types.MethodType, staticmethod, classmethod)
+
+
+class GaitPluginManager(pluggy.PluginManager):
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        # pluggy examines every name of a plugin with inspect.getattr_static, about 10 us each,
+        # and a plugin module holds dozens of imported names. In a module, only a function (or
+        # a method wrapper) carrying our marker is a hook by pluggy's own rule; reading those
+        # attributes runs no plugin code.
+        if isinstance(plugin, types.ModuleType):
+            value = plugin.__dict__.get(name)
+            if not isinstance(value, _HOOKABLE):
+                return None
+            marker = f"{PROJECT}_impl"
+            if not hasattr(value, marker) and not hasattr(getattr(value, "__func__", None), marker):
+                return None
+        return super().parse_hookimpl_opts(plugin, name)
+
 
 VERDICTS = ("allow", "dry_run", "require_approval", "block")
 

@@ -82,12 +82,10 @@ class PluginHost:
     @property
     def manager(self) -> pluggy.PluginManager:
         if self._manager is None:
-            import pluggy
-
             from gait.builtin_plugins import BUILTINS
-            from gait.hookspecs import PROJECT, GaitSpecs
+            from gait.hookspecs import PROJECT, GaitPluginManager, GaitSpecs
 
-            manager = pluggy.PluginManager(PROJECT)
+            manager = GaitPluginManager(PROJECT)
             manager.add_hookspecs(GaitSpecs)
             for name, plugin in BUILTINS:
                 manager.register(plugin, name=name)
