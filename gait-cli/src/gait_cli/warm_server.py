@@ -1,0 +1,304 @@
+"""The warm process of `gait_cli.warm`: imports what hook-called commands need, then forks a child
+per connection that becomes the caller (its argv, folder, environment, umask and streams) and runs
+the ordinary `gait` code.
+
+Started by `gait_cli.warm.start_server` as
+`python -m gait_cli.warm_server DIRECTORY KEY SYS_PATH_HEX`. One per key: a lock file in
+DIRECTORY keeps a second one from starting. It exits when idle for GAIT_WARM_IDLE_SECONDS
+(default 300), on SIGTERM, or as soon as an installed file it depends on has changed.
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+import os
+import socket
+import sys
+from collections.abc import Callable
+
+from gait_cli import warm
+
+DEFAULT_IDLE_SECONDS = 300.0
+ACCEPT_POLL_SECONDS = 5.0
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+# Imported before the first fork: what `gait gate eval`, `gait mcp proxy` and the Gas Town hook
+# would import cold (gait_cli.main.run_here imports the rest of a command's module on demand).
+# The plugins GAIT_PLUGINS selects are imported too (see _preload); a child still registers only
+# those its caller selects (`--no-plugins` registers none).
+PRELOAD = (
+    "gait_cli.app",
+    "gait_cli.main",
+    "gait_cli.commands.gate",
+    "gait_cli.commands.mcp",
+    "gait.gate",
+    "gait.keys",
+    "gait.hookspecs",
+    "gait.exports",
+    "gait.builtin_plugins",
+    "gait.plugins",
+    "pluggy",
+    "yaml",
+    "locale",
+    "cryptography.hazmat.primitives.asymmetric.ed25519",
+    "cryptography.hazmat.primitives.serialization",
+)
+
+
+def main() -> int:
+    directory, key, path_hex = sys.argv[1:4]
+    os.chdir("/")
+    os.umask(0o077)
+    sys.path[:] = marshal.loads(bytes.fromhex(path_hex))
+    if warm.server_key() != key:
+        return 0  # started by a caller whose interpreter or environment this one cannot mirror
+    lock_path = os.path.join(directory, f"{key}.lock")
+    lock = _lock(lock_path)
+    if lock is None:
+        return 0  # another warm process serves this key
+    try:
+        _preload()
+        os.write(lock, str(os.getpid()).encode())
+        outdated = _serve(warm.socket_path(directory, key))
+    finally:
+        # Still locked: a process that opened the old file fails its lock and leaves.
+        os.unlink(lock_path)
+    if outdated is not None:
+        # Closed only now, with socket and lock gone: its caller runs the command itself and
+        # starts a warm process for the next call, which must not meet this one.
+        outdated.close()
+    return 0
+
+
+def _preload() -> None:
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for module in PRELOAD:
+            __import__(module)
+        from gait.plugin_discovery import gait_entry_points, selected
+
+        for entry in selected(gait_entry_points(), os.environ.get("GAIT_PLUGINS")):
+            try:
+                entry.load()
+            except Exception:  # the child reports it as a cold run would
+                continue
+    finally:
+        # Objects built by imports live as long as the process: keep them out of every
+        # collection, which also keeps their pages shared with the children.
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _lock(path: str) -> int | None:
+    import fcntl
+
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        return None
+    os.ftruncate(descriptor, 0)
+    return descriptor
+
+
+def installation_fingerprint() -> list[tuple[str, int]]:
+    """Modification times of the folders on sys.path (installing or removing a distribution
+    changes them) and of gait's own loaded modules (an editable install's edits)."""
+    files = [path for path in sys.path if path]
+    for name, module in list(sys.modules.items()):
+        source = getattr(module, "__file__", None)
+        if name.startswith("gait") and isinstance(source, str):
+            files.append(source)
+    stamps = []
+    for path in files:
+        try:
+            stamps.append((path, os.stat(path).st_mtime_ns))
+        except OSError:
+            stamps.append((path, -1))
+    return stamps
+
+
+def _serve(path: str) -> socket.socket | None:
+    """Fork a child per connection until idle, stopped, or outdated; then the connection that
+    found the installation changed, still open."""
+    import signal
+    import time
+
+    idle_seconds = float(os.environ.get(warm.IDLE_VAR) or DEFAULT_IDLE_SECONDS)
+    fingerprint = installation_fingerprint()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.lexists(path):
+        os.unlink(path)  # left by a warm process that did not exit cleanly; we hold the lock
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(64)
+    listener.settimeout(min(idle_seconds, ACCEPT_POLL_SECONDS))
+    bound = os.stat(path).st_ino
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    last_request = time.monotonic()
+    try:
+        while True:
+            _reap_children()
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                if time.monotonic() - last_request >= idle_seconds:
+                    return None
+                continue
+            last_request = time.monotonic()
+            if not _same_user(conn):
+                conn.close()
+                continue
+            if installation_fingerprint() != fingerprint:
+                return conn
+            with conn:
+                if os.fork() == 0:
+                    _become_caller(conn, listener)  # never returns
+    finally:
+        try:
+            if os.stat(path).st_ino == bound:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _reap_children() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _same_user(conn: socket.socket) -> bool:
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return True  # the socket's folder is private to this user already
+    import struct
+
+    credentials = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return bool(uid == os.getuid())
+
+
+def _become_caller(conn: socket.socket, listener: socket.socket) -> None:
+    """In the forked child: take on the caller's streams, folder, environment and umask, run
+    its command, report the exit status and exit. Nothing here returns to the server loop."""
+    import signal
+
+    try:
+        warm.serving = True
+        listener.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        conn.settimeout(REQUEST_TIMEOUT_SECONDS)
+        argv = _take_on_request(conn)
+        conn.settimeout(None)
+    except BaseException:  # the caller, told nothing, runs the command itself
+        os._exit(0)
+    status = 1
+    try:
+        from gait_cli.main import run_here
+
+        conn.sendall(warm.encode_frame(("running", os.getpid())))
+        status = _exit_status(run_here, argv)
+    finally:
+        status = _finish_like_python(status)
+        try:
+            conn.sendall(warm.encode_frame(("exit", status)))
+        finally:
+            os._exit(status)
+
+
+def _take_on_request(conn: socket.socket) -> list[str]:
+    """Read the caller's request and become the caller; its argv."""
+    import time
+
+    header, streams, flags, _address = socket.recv_fds(conn, warm.FRAME_HEADER_BYTES, 3)
+    if len(streams) != len(warm.STREAMS) or flags & socket.MSG_CTRUNC:
+        raise ValueError("a warm-start request carries the caller's three standard streams")
+    rest = warm.read_exact(conn, warm.FRAME_HEADER_BYTES - len(header))
+    size = int.from_bytes(header + (rest or b""), "big")
+    if size > warm.MAX_MESSAGE_BYTES:
+        raise ValueError("warm-start request too large")
+    request = marshal.loads(warm.read_exact(conn, size) or b"")
+    argv, cwd, cwd_id, env, umask = (
+        request["argv"],
+        request["cwd"],
+        request["cwd_id"],
+        request["env"],
+        request["umask"],
+    )
+    if not (
+        isinstance(argv, list)
+        and all(isinstance(arg, str) for arg in argv)
+        and isinstance(cwd, str)
+        and isinstance(env, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        and isinstance(umask, int)
+    ):
+        raise ValueError("malformed warm-start request")
+    os.chdir(cwd)
+    here = os.stat(".")
+    if [here.st_dev, here.st_ino] != list(cwd_id):
+        raise ValueError("the caller's folder is not this process's folder of that name")
+    for target, stream in zip(warm.STREAMS, streams, strict=True):
+        os.dup2(stream, target)
+        os.close(stream)
+    os.umask(umask)
+    os.environ.clear()
+    os.environ.update(env)
+    time.tzset()
+    sys.argv = list(argv)
+    return sys.argv
+
+
+def _exit_status(run: Callable[[list[str]], int], argv: list[str]) -> int:
+    """What a `gait` process running `argv` would exit with, tracebacks printed as Python does."""
+    code: object
+    try:
+        code = run(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    except KeyboardInterrupt:
+        sys.excepthook(*sys.exc_info())
+        return 130
+    except BaseException:  # reported as an uncaught exception would be
+        sys.excepthook(*sys.exc_info())
+        return 1
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _finish_like_python(status: int) -> int:
+    """Interpreter shutdown as far as the caller can tell: wait for non-daemon threads, run atexit
+    handlers, flush the streams (a failed flush exits 120)."""
+    import atexit
+
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = 120
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
