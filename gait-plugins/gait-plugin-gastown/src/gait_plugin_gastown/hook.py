@@ -13,7 +13,8 @@ answer from the exit code:
   the decision takes longer than `--timeout`.
 
 This module is the whole `--serve` path and imports the standard library only (and only its
-cheap parts); a decision in process (`--policy`) imports Gait's core from `local`.
+cheap parts); a decision in process (`--policy`) imports Gait's core from `local`, or is handed
+to a warm process (`gait_cli.warm.hand_over`) which imported it already.
 `gait_cli.fast` calls `main` directly (entry point `gait.fast` `gastown.hook`); the click command
 in `cli` answers `--help` from the same option table.
 """
@@ -308,6 +309,12 @@ def main(args: list[str]) -> int:
         timeout = options.timeout_s
         limit = options.input_limit
         _thread.start_new_thread(_watchdog, (answered, timeout))
+        if not options.serve.strip():
+            handed = _decided_in_warm_process()
+            if handed is not None:
+                if not answered.acquire(blocking=False):
+                    _wait_for_watchdog()
+                return handed
         event = read_event(limit)
         identity = identity_from(os.environ)
         if identity:
@@ -327,6 +334,17 @@ def main(args: list[str]) -> int:
         if not answered.acquire(blocking=False):
             _wait_for_watchdog()
         return deny(f"gait blocked this call: the gate failed closed: {_describe(exc)}")
+
+
+def _decided_in_warm_process() -> int | None:
+    """A local decision imports Gait's core: a warm process's fork makes it when one can (it
+    reads the event and answers on this process's streams); None: decide here."""
+    from gait_cli.warm import hand_over
+
+    code = hand_over()
+    if code is None or code in (0, 2):
+        return code
+    return deny(f"gait blocked this call: the warm process that decided it failed (exit {code})")
 
 
 def read_event(limit: int) -> dict[str, object]:
