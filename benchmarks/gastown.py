@@ -5,8 +5,11 @@ whole process with a Claude Code event on standard input.
   median at most 4x a bare `python -c pass`.
 - Asked of a running `gait mcp serve` (`--serve`): median at most 2x.
 
-The three are sampled in turns (bare, local, service, bare, ...) so that load from elsewhere
-falls on each alike; only the gastown plugin is selected, as on a worker with no other plugin.
+The local hook runs as installed: warm start on (gait_cli.warm), so after a session's first
+call a warm process's fork decides; the same hook with GAIT_WARM=0 is reported beside it.
+The four are sampled in turns (bare, local, local cold, service, bare, ...) so that load from
+elsewhere falls on each alike; only the gastown plugin is selected, as on a worker with no other
+plugin.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness import BIN, Figure
+from benchmarks.harness import BIN, Figure, wait_for_warm_process, warm_start
 
 RUNS = 21
 POLICY = """schema_id: gait.gate.policy
@@ -56,6 +59,7 @@ POLECAT = {
 
 
 def _run(argv: Sequence[str], data: bytes, env: dict[str, str], cwd: Path) -> float:
+    """Wall time of one process, in milliseconds; it must allow."""
     start = time.perf_counter()
     done = subprocess.run(argv, input=data, capture_output=True, env=env, cwd=cwd, check=False)
     elapsed = (time.perf_counter() - start) * 1000
@@ -69,26 +73,27 @@ def run() -> list[Figure]:
     from tests.mcp_server import Server
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, warm_start() as warm:
         work = Path(folder)
         (work / "policy.yaml").write_text(POLICY)
-        env.update(POLECAT, GAIT_PLUGINS="gastown", GAIT_HOME=str(work / "home"))
+        env.update(POLECAT, GAIT_PLUGINS="gastown", GAIT_HOME=str(work / "home"), **warm)
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         server = Server(work, "--policy", "policy.yaml", env={"GAIT_PLUGINS": "gastown"})
         try:
             gait = str(BIN / "gait")
+            local = [gait, "gastown", "hook", "--policy", "policy.yaml"]
             commands = {
                 "bare": ([sys.executable, "-c", "pass"], b""),
-                "local": (
-                    [gait, "gastown", "hook", "--policy", "policy.yaml"],
-                    json.dumps(EVENT).encode(),
-                ),
+                "local": (local, json.dumps(EVENT).encode()),
+                "cold": (["env", "GAIT_WARM=0", *local], json.dumps(EVENT).encode()),
                 "serve": (
                     [gait, "gastown", "hook", "--serve", f"http://127.0.0.1:{server.port}"],
                     json.dumps(EVENT).encode(),
                 ),
             }
             samples: dict[str, list[float]] = {name: [] for name in commands}
+            _run(local, json.dumps(EVENT).encode(), env, work)
+            wait_for_warm_process(env)
             for round_ in range(RUNS + 1):  # the first round warms caches up
                 for name, (argv, data) in commands.items():
                     elapsed = _run(argv, data, env, work)
@@ -96,7 +101,9 @@ def run() -> list[Figure]:
                         samples[name].append(elapsed)
         finally:
             server.stop()
-    bare, local, served = (statistics.median(samples[n]) for n in ("bare", "local", "serve"))
+    bare, local, cold, served = (
+        statistics.median(samples[n]) for n in ("bare", "local", "cold", "serve")
+    )
     return [
         Figure("python -c pass (baseline, same run)", bare, "ms"),
         Figure(
@@ -105,6 +112,12 @@ def run() -> list[Figure]:
             "ms",
             budget=4 * bare,
             note=f"{local / bare:.1f}x baseline; decision, signed trace, intent record",
+        ),
+        Figure(
+            "gait gastown hook --policy, GAIT_WARM=0",
+            cold,
+            "ms",
+            note=f"{cold / bare:.1f}x baseline; a session's first call, or warm start off",
         ),
         Figure(
             "gait gastown hook --serve (whole process)",
