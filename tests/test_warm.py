@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests import plugin_fixtures as fx
-from tests.conftest import GAIT
+from tests.conftest import GAIT, SHARED
 from tests.warm_support import (
     alive,
     run_measured,
@@ -116,6 +116,26 @@ def test_exit_codes_and_errors_pass_through(runtime: Path, work: Path) -> None:
         cold = run_measured(argv, cwd=work, env={**env, "GAIT_WARM": "0"})
         assert warm.handed_over and warm.code == 6
         assert (warm.code, warm.stdout, warm.stderr) == (cold.code, cold.stdout, cold.stderr)
+
+
+def test_mcp_proxy_and_bridge_are_handed_over_with_the_same_answer(
+    runtime: Path, work: Path
+) -> None:
+    started(runtime, work)
+    env = warm_env(runtime, GAIT_HOME=str(work / "home"))
+    call = SHARED / "reference_fixtures/examples/mcp/openai_function_call.json"
+    for command in ("proxy", "bridge"):
+        argv = ("mcp", command, "--policy", "policy.yaml", "--call", str(call), "--adapter")
+        argv += ("openai", "--json")
+        warm = run_measured(argv, cwd=work, env=env)
+        cold = run_measured(argv, cwd=work, env={**env, "GAIT_WARM": "0"})
+        assert warm.handed_over and not cold.handed_over
+        assert warm.code == cold.code == 3  # tool.search is not allowed by this policy
+        answers = [json.loads(run.stdout) for run in (warm, cold)]
+        for answer in answers:  # a time, and the trace named after the time it was made
+            for timed in ("decision_latency_ms", "trace_id", "trace_path"):
+                answer.pop(timed)
+        assert answers[0] == answers[1] and warm.stderr == cold.stderr == ""
 
 
 def test_each_call_brings_its_own_folder_and_environment(runtime: Path, work: Path) -> None:
