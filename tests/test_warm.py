@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -245,7 +246,9 @@ def probe_env(runtime: Path, site: Path) -> dict[str, str]:
     return warm_env(runtime, GAIT_PLUGINS="probe", PYTHONPATH=str(site))
 
 
-def test_plugin_fast_commands_that_ask_are_handed_over(runtime: Path, work: Path, probe: Path) -> None:
+def test_plugin_fast_commands_that_ask_are_handed_over(
+    runtime: Path, work: Path, probe: Path
+) -> None:
     env = probe_env(runtime, probe)
     first = run_measured(("probe", "run"), cwd=work, env=env)
     assert first.code == 4
@@ -290,3 +293,76 @@ def test_signals_reach_the_child_and_end_the_caller_as_they_would_end_it(
     assert caller.wait(timeout=30) == -signal.SIGTERM
     _parent, child = (work / "calls.txt").read_text().splitlines()[-1].split()
     wait_until(lambda: not alive(int(child)))
+
+
+def test_the_first_callers_folder_is_never_on_the_servers_path(
+    runtime: Path, work: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "imported"
+    for module in ("socket", "struct", "runpy", "gait_cli"):
+        (work / f"{module}.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    started(runtime, work)
+    (work / "delete.json").write_text(intent("tool.delete"))
+    argv = ("gate", "eval", "--policy", "policy.yaml", "--intent", "delete.json", "--json")
+    blocked = run_measured(argv, cwd=work, env=warm_env(runtime))
+    assert blocked.handed_over and blocked.code == 3
+    assert not marker.exists()
+
+
+def test_descriptors_the_first_caller_inherited_are_not_kept(runtime: Path, work: Path) -> None:
+    read_end, write_end = os.pipe()
+    caller = subprocess.Popen(
+        [str(GAIT), *EVAL],
+        cwd=work,
+        env=warm_env(runtime),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
+    )
+    os.close(write_end)
+    assert caller.wait(timeout=60) == 0
+    wait_for_server(runtime)
+    # the pipe's writers are gone (end of file), though the warm process lives on
+    ready, _, _ = select.select([read_end], [], [], 30)
+    assert ready and os.read(read_end, 1) == b""
+    os.close(read_end)
+
+
+def test_callers_it_cannot_mirror_run_cold(runtime: Path, work: Path) -> None:
+    started(runtime, work)
+    env = warm_env(runtime)
+    stdin_closed = run_measured(EVAL, cwd=work, env=env, close_fd=0)
+    assert stdin_closed.code == 0 and not stdin_closed.handed_over
+    own_descriptor = run_measured(
+        ("gate", "eval", "--policy", "/dev/stdin", "--intent", "intent.json", "--json"),
+        cwd=work,
+        env=env,
+        stdin=POLICY.encode(),
+    )
+    assert own_descriptor.code == 0 and not own_descriptor.handed_over
+    setpriv = shutil.which("setpriv")  # util-linux
+    assert setpriv is not None
+    confined = run_measured(EVAL, cwd=work, env=env, prefix=(setpriv, "--no-new-privs"))
+    assert confined.code == 0 and not confined.handed_over
+    # a confined caller gets a warm process of its own, confined alike
+    wait_until(lambda: len(servers(runtime)) == 2)
+
+
+def test_the_server_does_not_inherit_ignored_signals(runtime: Path, work: Path) -> None:
+    script = 'trap "" INT; exec "$0" "$@"'
+    subprocess.run(
+        ["sh", "-c", script, str(GAIT), *EVAL],
+        cwd=work,
+        env=warm_env(runtime, GAIT_WARM_IDLE_SECONDS="not a number"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=True,
+    )
+    pid = wait_for_server(runtime)
+    ignored = next(
+        int(line.split()[1], 16)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("SigIgn:")
+    )
+    assert not ignored & (1 << (signal.SIGINT - 1))

@@ -24,13 +24,15 @@ from tests.conftest import GAIT
 
 HANDED_OVER_MAX_KIB = 20_000
 
-# argv: REPORT PROGRAM ARGS...; runs PROGRAM with this process's streams, writes its peak
-# resident size (KiB) to REPORT and exits as it did.
+# argv: REPORT CLOSE PROGRAM ARGS...; runs PROGRAM with this process's streams (but descriptor
+# CLOSE, unless it is -1), writes its peak resident size (KiB) to REPORT and exits as it did.
 LAUNCHER = """
 import os, sys
 pid = os.fork()
 if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
+    if sys.argv[2] != "-1":
+        os.close(int(sys.argv[2]))
+    os.execv(sys.argv[3], sys.argv[3:])
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as report:
     report.write(str(usage.ru_maxrss))
@@ -65,11 +67,14 @@ def run_measured(
     env: Mapping[str, str],
     stdin: bytes | None = None,
     stdin_fd: int | None = None,
+    close_fd: int = -1,
+    prefix: Sequence[str] = (),
 ) -> Measured:
+    """Run `prefix + gait + argv` (a prefix execs the rest, as `setpriv ...` does)."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "peak"
         done = subprocess.run(
-            [sys.executable, "-c", LAUNCHER, str(report), str(GAIT), *argv],
+            [sys.executable, "-c", LAUNCHER, str(report), str(close_fd), *prefix, str(GAIT), *argv],
             cwd=cwd,
             env=dict(env),
             input=stdin,

@@ -24,7 +24,8 @@ def run_here(argv: list[str]) -> int:
         from gait_cli.app import run
 
         code = run(argv)
-    sys.stdout.flush()
+    if sys.stdout is not None:  # None when the process started with standard output closed
+        sys.stdout.flush()
     return code
 
 

@@ -32,10 +32,11 @@ DISABLE_VAR = "GAIT_WARM"
 IDLE_VAR = "GAIT_WARM_IDLE_SECONDS"
 WARM_COMMANDS = frozenset({("gate", "eval"), ("mcp", "proxy"), ("mcp", "bridge")})
 
-# The environment a Python process reads while it starts and imports (interpreter options,
-# stream encodings, cryptography's provider choice, which plugins to import). A warm process
-# serves only callers that agree with it on these, so its imports are what theirs would have been.
-STARTUP_VAR_PREFIXES = ("PYTHON", "LC_", "CRYPTOGRAPHY_")
+# The environment a process reads while it starts and imports (the loader's preloads and paths,
+# interpreter options, stream encodings, OpenSSL's configuration and cryptography's provider
+# choice, which plugins to import). A warm process serves only callers that agree with it on
+# these, so its imports are what theirs would have been.
+STARTUP_VAR_PREFIXES = ("PYTHON", "LC_", "CRYPTOGRAPHY_", "OPENSSL_", "LD_", "DYLD_")
 STARTUP_VARS = ("LANG", "GAIT_PLUGINS")
 # Passed to the server process besides those: where it lives and how long it idles.
 SERVER_VARS = ("PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR", "TZ", IDLE_VAR)
@@ -58,11 +59,7 @@ def startup_environment(environ: dict[str, str] | os._Environ[str]) -> list[tupl
 
 def server_key() -> str:
     """Names the warm process that matches this interpreter, its path, its start-up environment,
-    its user and its mount namespace."""
-    try:
-        namespace = os.readlink("/proc/self/ns/mnt")
-    except OSError:
-        namespace = ""
+    its user and its confinement."""
     material = repr(
         (
             sys.executable,
@@ -70,11 +67,37 @@ def server_key() -> str:
             sys.path,
             tuple(sys.flags),
             startup_environment(os.environ),
-            namespace,
             os.getuid(),
+            confinement(),
         )
     )
     return _digest(material.encode("utf-8", "surrogateescape"))
+
+
+CONFINEMENT_STATUS = ("Seccomp:", "NoNewPrivs:", "CapEff:", "CapBnd:")
+
+
+def confinement() -> tuple[str, ...]:
+    """What a Linux sandbox changes about a process: its namespaces, cgroup, seccomp mode, the
+    no-new-privileges bit and capabilities. A caller gets its command run only by a warm process
+    it started itself or that is confined alike (a process it starts inherits them)."""
+    found = []
+    for namespace in ("mnt", "pid", "net", "user", "ipc", "uts", "cgroup"):
+        try:
+            found.append(os.readlink(f"/proc/self/ns/{namespace}"))
+        except OSError:
+            found.append("")
+    for name in ("status", "cgroup"):
+        try:
+            with open(f"/proc/self/{name}", encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            text = ""
+        if name == "status":
+            lines = text.splitlines()
+            text = "".join(line for line in lines if line.startswith(CONFINEMENT_STATUS))
+        found.append(text)
+    return tuple(found)
 
 
 def _digest(data: bytes) -> str:
@@ -94,6 +117,13 @@ def runtime_dir() -> str | None:
 
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base:
+        # The base must be the user's own too, or another user could swap the folder.
+        try:
+            info = os.stat(base)
+        except OSError:
+            return None
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return None
         path = os.path.join(base, "gait")
     else:
         path = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"gait-{os.getuid()}")
@@ -178,7 +208,7 @@ def run_warm(argv: list[str]) -> int | None:
     warm process could take it, and none has started it)."""
     if os.environ.get(DISABLE_VAR, "").strip() == "0" or not hasattr(os, "fork"):
         return None
-    if any(os.isatty(fd) for fd in STREAMS):
+    if not _streams_handed_over_alike() or any(arg.startswith(OWN_FD_PATHS) for arg in argv):
         return None
     directory = runtime_dir()
     if directory is None:
@@ -206,6 +236,22 @@ def run_warm(argv: list[str]) -> int | None:
     # second server for the same key gives up at once.
     start_server(directory, key)
     return None
+
+
+# Paths that name this process's own descriptors (`<(...)` in a shell): another process
+# would open its own.
+OWN_FD_PATHS = ("/dev/fd/", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/proc/self/")
+
+
+def _streams_handed_over_alike() -> bool:
+    """All three standard streams are open (else the socket would take a stream's number) and
+    none is a terminal (a fork is not in the terminal's foreground process group)."""
+    try:
+        for fd in STREAMS:
+            os.fstat(fd)
+    except OSError:
+        return False
+    return not any(os.isatty(fd) for fd in STREAMS)
 
 
 def _send_request(sock: Socket, argv: list[str]) -> None:
@@ -241,8 +287,11 @@ def _await_exit(sock: Socket, *, child: int) -> int:
             pass
 
     for name in FORWARDED_SIGNALS:
+        number = getattr(_signal, name)
+        if _signal.getsignal(number) == _signal.SIG_IGN:
+            continue  # ignored here, as it would be by this command run cold
         try:
-            _signal.signal(getattr(_signal, name), forward)
+            _signal.signal(number, forward)
         except ValueError:  # not the main thread: signals stay this process's own
             break
     try:
@@ -266,10 +315,25 @@ def start_server(directory: str, key: str) -> None:
 
     environ = dict(startup_environment(os.environ))
     environ.update({name: os.environ[name] for name in SERVER_VARS if name in os.environ})
-    argv = [sys.executable, "-m", "gait_cli.warm_server", directory, key]
-    argv.append(marshal.dumps(sys.path).hex())
+    # Not `-m`: it would put this folder first on sys.path, and a file here named like a module
+    # would run in the server. `-c` puts "" there; it goes before anything is imported.
+    argv = [sys.executable, "-c", SERVER_MAIN, directory, key, marshal.dumps(sys.path).hex()]
     null_streams = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in STREAMS]
+    relayed = [getattr(_signal, name) for name in FORWARDED_SIGNALS]
     try:  # noqa: SIM105 - contextlib is not loaded yet: this runs on every call
-        os.posix_spawn(sys.executable, argv, environ, file_actions=null_streams, setsid=True)
+        os.posix_spawn(
+            sys.executable,
+            argv,
+            environ,
+            file_actions=null_streams,
+            setsid=True,
+            setsigdef=relayed,  # its forks must die of what callers relay, whatever we ignore
+            setsigmask=(),
+        )
     except OSError:
         pass
+
+
+SERVER_MAIN = (
+    "import sys; del sys.path[0]; from gait_cli.warm_server import main; raise SystemExit(main())"
+)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from gait_cli import warm
 
 DEFAULT_IDLE_SECONDS = 300.0
+MIN_IDLE_SECONDS = 0.1
 ACCEPT_POLL_SECONDS = 5.0
 REQUEST_TIMEOUT_SECONDS = 10.0
 
@@ -48,6 +49,9 @@ PRELOAD = (
 
 def main() -> int:
     directory, key, path_hex = sys.argv[1:4]
+    # Descriptors the first caller inherited (a pipe its parent waits on, a jobserver) must
+    # not live as long as this process.
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     os.chdir("/")
     os.umask(0o077)
     sys.path[:] = marshal.loads(bytes.fromhex(path_hex))
@@ -57,13 +61,16 @@ def main() -> int:
     lock = _lock(lock_path)
     if lock is None:
         return 0  # another warm process serves this key
+    server = os.getpid()
     try:
         _preload()
-        os.write(lock, str(os.getpid()).encode())
-        outdated = _serve(warm.socket_path(directory, key))
+        os.write(lock, str(server).encode())
+        outdated = _serve(warm.socket_path(directory, key), lock)
     finally:
-        # Still locked: a process that opened the old file fails its lock and leaves.
-        os.unlink(lock_path)
+        # Still locked: a process that opened this file fails its lock (or finds it unlinked)
+        # and leaves. Never in a child that got here by mistake: the file is the server's.
+        if os.getpid() == server:
+            _unlink_if_same(lock_path, os.fstat(lock).st_ino)
     if outdated is not None:
         # Closed only now, with socket and lock gone: its caller runs the command itself and
         # starts a warm process for the next call, which must not meet this one.
@@ -93,16 +100,28 @@ def _preload() -> None:
 
 
 def _lock(path: str) -> int | None:
+    """The descriptor of `path`, locked; None when another process holds it, or unlinked it
+    (a server leaving) between our open and our lock."""
     import fcntl
 
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(descriptor).st_ino != os.stat(path).st_ino:
+            raise FileNotFoundError(path)
     except OSError:
         os.close(descriptor)
         return None
     os.ftruncate(descriptor, 0)
     return descriptor
+
+
+def _unlink_if_same(path: str, inode: int) -> None:
+    try:
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def installation_fingerprint() -> list[tuple[str, int]]:
@@ -122,13 +141,22 @@ def installation_fingerprint() -> list[tuple[str, int]]:
     return stamps
 
 
-def _serve(path: str) -> socket.socket | None:
+def idle_seconds() -> float:
+    try:
+        seconds = float(os.environ.get(warm.IDLE_VAR) or DEFAULT_IDLE_SECONDS)
+    except ValueError:
+        return DEFAULT_IDLE_SECONDS
+    return seconds if seconds >= MIN_IDLE_SECONDS else MIN_IDLE_SECONDS  # NaN too
+
+
+def _serve(path: str, lock: int) -> socket.socket | None:
     """Fork a child per connection until idle, stopped, or outdated; then the connection that
     found the installation changed, still open."""
     import signal
     import time
 
-    idle_seconds = float(os.environ.get(warm.IDLE_VAR) or DEFAULT_IDLE_SECONDS)
+    idle = idle_seconds()
+    server = os.getpid()
     fingerprint = installation_fingerprint()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.lexists(path):
@@ -136,7 +164,7 @@ def _serve(path: str) -> socket.socket | None:
     listener.bind(path)
     os.chmod(path, 0o600)
     listener.listen(64)
-    listener.settimeout(min(idle_seconds, ACCEPT_POLL_SECONDS))
+    listener.settimeout(min(idle, ACCEPT_POLL_SECONDS))
     bound = os.stat(path).st_ino
 
     def stop(_signum: int, _frame: object) -> None:
@@ -151,7 +179,7 @@ def _serve(path: str) -> socket.socket | None:
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                if time.monotonic() - last_request >= idle_seconds:
+                if time.monotonic() - last_request >= idle:
                     return None
                 continue
             last_request = time.monotonic()
@@ -162,13 +190,13 @@ def _serve(path: str) -> socket.socket | None:
                 return conn
             with conn:
                 if os.fork() == 0:
-                    _become_caller(conn, listener)  # never returns
+                    try:
+                        _become_caller(conn, listener, lock)
+                    finally:
+                        os._exit(1)  # whatever happened, the child never runs server code
     finally:
-        try:
-            if os.stat(path).st_ino == bound:
-                os.unlink(path)
-        except OSError:
-            pass
+        if os.getpid() == server:
+            _unlink_if_same(path, bound)
 
 
 def _reap_children() -> None:
@@ -190,7 +218,7 @@ def _same_user(conn: socket.socket) -> bool:
     return bool(uid == os.getuid())
 
 
-def _become_caller(conn: socket.socket, listener: socket.socket) -> None:
+def _become_caller(conn: socket.socket, listener: socket.socket, lock: int) -> None:
     """In the forked child: take on the caller's streams, folder, environment and umask, run
     its command, report the exit status and exit. Nothing here returns to the server loop."""
     import signal
@@ -198,6 +226,7 @@ def _become_caller(conn: socket.socket, listener: socket.socket) -> None:
     try:
         warm.serving = True
         listener.close()
+        os.close(lock)  # a new server may lock it while this child runs
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         conn.settimeout(REQUEST_TIMEOUT_SECONDS)
@@ -212,8 +241,8 @@ def _become_caller(conn: socket.socket, listener: socket.socket) -> None:
         conn.sendall(warm.encode_frame(("running", os.getpid())))
         status = _exit_status(run_here, argv)
     finally:
-        status = _finish_like_python(status)
         try:
+            status = _finish_like_python(status)
             conn.sendall(warm.encode_frame(("exit", status)))
         finally:
             os._exit(status)

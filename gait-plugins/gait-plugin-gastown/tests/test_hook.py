@@ -160,6 +160,22 @@ def test_every_failure_is_a_deny(
     assert message in run.stderr
 
 
+@pytest.mark.parametrize(("command", "code"), [("ls", 0), ("touch blocked.marker", 2)])
+def test_a_closed_standard_output_still_answers_0_or_2(
+    policy: Path, tmp_path: Path, command: str, code: int
+) -> None:
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" "$@" >&-', str(GAIT), "gastown", "hook", "--policy", str(policy)],
+        input=json.dumps(claude_event(command)).encode(),
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=base_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr
+
+
 def test_an_oversized_event_is_a_deny(hook: HookRunner, policy: Path) -> None:
     event = claude_event("x" * MAX_INPUT_BYTES)
     run = hook("--policy", str(policy), event=event)
