@@ -196,6 +196,12 @@ def test_doctor_reports_checks(gait: RunGait, tmp_path: Path) -> None:
     out = gait("doctor", "--private-key", "k/gait_private.key", "--json")
     assert out.code == 0, out.stdout
     names = {c["name"]: c["status"] for c in out.json["checks"]}
-    assert names == {"python": "ok", "plugins": "ok", "signing_key": "ok", "output_dir": "ok"}
+    assert names == {
+        "python": "ok",
+        "plugins": "ok",
+        "signing_key": "ok",
+        "output_dir": "ok",
+        "warm_start": "ok",
+    }
     bad = gait("doctor", "--private-key", "missing.key", "--json")
     assert bad.code == 1 and bad.json["ok"] is False

@@ -366,3 +366,18 @@ def test_the_server_does_not_inherit_ignored_signals(runtime: Path, work: Path) 
         if line.startswith("SigIgn:")
     )
     assert not ignored & (1 << (signal.SIGINT - 1))
+
+
+def test_doctor_says_whether_a_warm_process_serves_this_environment(
+    runtime: Path, work: Path
+) -> None:
+    def warm_check(**env: str) -> str:
+        done = run_measured(("doctor", "--json"), cwd=work, env=warm_env(runtime, **env))
+        [check] = [c for c in json.loads(done.stdout)["checks"] if c["name"] == "warm_start"]
+        assert check["status"] == "ok", check
+        return str(check["detail"])
+
+    assert warm_check(GAIT_WARM="0").startswith("off (GAIT_WARM=0)")
+    assert warm_check().startswith("on; the next hook call")
+    pid = started(runtime, work)
+    assert warm_check() == f"a warm process (pid {pid}) serves this environment"

@@ -58,6 +58,36 @@ def _export_checks(host: PluginHost) -> list[dict[str, Any]]:
     return checks
 
 
+def _warm_start() -> dict[str, Any]:
+    """Whether hook calls from this environment are handed to a warm process (gait_cli.warm)."""
+    from gait_cli import warm
+
+    if os.environ.get(warm.DISABLE_VAR, "").strip() == "0":
+        return _check("warm_start", "ok", "off (GAIT_WARM=0): every hook call starts cold")
+    if not hasattr(os, "fork"):
+        return _check("warm_start", "ok", "not available here: every hook call starts cold")
+    directory = warm.runtime_dir()
+    if directory is None:
+        return _check(
+            "warm_start",
+            "warn",
+            "no private runtime folder ($XDG_RUNTIME_DIR/gait or $TMPDIR/gait-<uid> must be "
+            "this user's, mode 0700): every hook call starts cold",
+        )
+    key = warm.server_key()
+    try:
+        pid = int(Path(directory, f"{key}.lock").read_text().strip())
+    except (OSError, ValueError):
+        pid = 0
+    if pid and Path(warm.socket_path(directory, key)).exists():
+        return _check("warm_start", "ok", f"a warm process (pid {pid}) serves this environment")
+    return _check(
+        "warm_start",
+        "ok",
+        f"on; the next hook call from this environment starts a warm process in {directory}",
+    )
+
+
 @gait_command(
     cli,
     "doctor",
@@ -104,6 +134,7 @@ def doctor(out_dir: Path, private_key: str, private_key_env: str) -> Report:
             )
         )
     checks.append(_writable(out_dir))
+    checks.append(_warm_start())
     ok = all(check["status"] != "fail" for check in checks)
     text = [f"{c['status']:<5} {c['name']}: {c['detail']}" for c in checks]
     return Report(
