@@ -26,8 +26,8 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 
 # Imported before the first fork: what `gait gate eval`, `gait mcp proxy` and the Gas Town hook
 # would import cold (gait_cli.main.run_here imports the rest of a command's module on demand).
-# The plugins GAIT_PLUGINS selects are imported too (see _preload); a child still registers only
-# those its caller selects (`--no-plugins` registers none).
+# The plugins GAIT_PLUGINS selects are imported too, with their fast commands (see _preload); a
+# child still registers only those its caller selects (`--no-plugins` registers none).
 PRELOAD = (
     "gait_cli.app",
     "gait_cli.main",
@@ -39,6 +39,7 @@ PRELOAD = (
     "gait.exports",
     "gait.builtin_plugins",
     "gait.plugins",
+    "gait.mcp.boundary",
     "pluggy",
     "yaml",
     "locale",
@@ -84,9 +85,12 @@ def _preload() -> None:
     try:
         for module in PRELOAD:
             __import__(module)
-        from gait.plugin_discovery import gait_entry_points, selected
+        from gait.plugin_discovery import FAST_GROUP, gait_entry_points, selected
 
-        for entry in selected(gait_entry_points(), os.environ.get("GAIT_PLUGINS")):
+        plugins = selected(gait_entry_points(), os.environ.get("GAIT_PLUGINS"))
+        dists = {plugin.dist for plugin in plugins}
+        fast = [entry for entry in gait_entry_points(group=FAST_GROUP) if entry.dist in dists]
+        for entry in [*plugins, *fast]:
             try:
                 entry.load()
             except Exception:  # the child reports it as a cold run would
