@@ -242,17 +242,19 @@ def probe(tmp_path: Path) -> Path:
     return site
 
 
-def probe_env(runtime: Path, site: Path) -> dict[str, str]:
-    return warm_env(runtime, GAIT_PLUGINS="probe", PYTHONPATH=str(site))
+def started_probe(runtime: Path, work: Path, site: Path) -> tuple[dict[str, str], int]:
+    """The probe's environment, once its first (cold) call has started a warm process; and
+    that process's id."""
+    env = warm_env(runtime, GAIT_PLUGINS="probe", PYTHONPATH=str(site))
+    first = run_measured(("probe", "run"), cwd=work, env=env)
+    assert first.code == 4
+    return env, wait_for_server(runtime)
 
 
 def test_plugin_fast_commands_that_ask_are_handed_over(
     runtime: Path, work: Path, probe: Path
 ) -> None:
-    env = probe_env(runtime, probe)
-    first = run_measured(("probe", "run"), cwd=work, env=env)
-    assert first.code == 4
-    pid = wait_for_server(runtime)
+    env, pid = started_probe(runtime, work, probe)
     again = run_measured(("probe", "run", "thread"), cwd=work, env=env)
     # non-daemon threads finish before the exit status is reported, as at interpreter exit
     assert (again.code, again.stdout) == (4, "thread done\n")
@@ -265,9 +267,7 @@ def test_plugin_fast_commands_that_ask_are_handed_over(
 def test_a_child_that_dies_is_reported_and_never_run_twice(
     runtime: Path, work: Path, probe: Path
 ) -> None:
-    env = probe_env(runtime, probe)
-    run_measured(("probe", "run"), cwd=work, env=env)
-    wait_for_server(runtime)
+    env, _ = started_probe(runtime, work, probe)
     crashed = run_measured(("probe", "run", "crash"), cwd=work, env=env)
     assert crashed.code == 1
     assert "ended without an exit status" in crashed.stderr
@@ -277,9 +277,7 @@ def test_a_child_that_dies_is_reported_and_never_run_twice(
 def test_signals_reach_the_child_and_end_the_caller_as_they_would_end_it(
     runtime: Path, work: Path, probe: Path
 ) -> None:
-    env = probe_env(runtime, probe)
-    run_measured(("probe", "run"), cwd=work, env=env)
-    wait_for_server(runtime)
+    env, _ = started_probe(runtime, work, probe)
     caller = subprocess.Popen(
         [str(GAIT), "probe", "run", "wait"],
         cwd=work,
