@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 
+from gait_cli.warm import socket_path
 from tests.conftest import GAIT
 
 HANDED_OVER_MAX_KIB = 20_000
@@ -104,7 +105,7 @@ def wait_for_server(runtime: Path, *, timeout: float = 30.0) -> int:
         running = servers(runtime)
         if len(running) == 1:
             key, pid = next(iter(running.items()))
-            if (runtime / "gait" / f"{key}.sock").exists():
+            if Path(socket_path(str(runtime / "gait"), key)).exists():
                 return pid
         time.sleep(0.05)
     raise AssertionError(f"no warm process came up in {runtime}: {servers(runtime)}")

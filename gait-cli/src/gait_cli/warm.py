@@ -145,6 +145,16 @@ def socket_path(directory: str, key: str) -> str:
     return os.path.join(directory, f"{key}.sock")
 
 
+def lock_path(directory: str, key: str) -> str:
+    """Held by the warm process serving `key`, and holding its process id."""
+    return os.path.join(directory, f"{key}.lock")
+
+
+def available() -> bool:
+    """Warm start is neither turned off (`GAIT_WARM=0`) nor impossible here (no fork)."""
+    return os.environ.get(DISABLE_VAR, "").strip() != "0" and hasattr(os, "fork")
+
+
 def encode_frame(message: tuple[object, ...] | dict[str, object]) -> bytes:
     import marshal
 
@@ -152,13 +162,15 @@ def encode_frame(message: tuple[object, ...] | dict[str, object]) -> bytes:
     return len(body).to_bytes(FRAME_HEADER_BYTES, "big") + body
 
 
-def read_frame(sock: Socket) -> object:
-    """One framed message from a connected socket; None at end of stream."""
+def read_frame(sock: Socket, start: bytes = b"") -> object:
+    """One framed message from a connected socket, `start` being the part of it read already;
+    None at end of stream."""
     import marshal
 
-    header = read_exact(sock, FRAME_HEADER_BYTES)
-    if header is None:
+    rest = read_exact(sock, FRAME_HEADER_BYTES - len(start))
+    if rest is None:
         return None
+    header = start + rest
     size = int.from_bytes(header, "big")
     if size > MAX_MESSAGE_BYTES:
         raise ValueError("warm-start message too large")
@@ -206,7 +218,7 @@ serving = False
 def run_warm(argv: list[str]) -> int | None:
     """Run `argv` in a warm process and return its exit status; None means: run it here (no
     warm process could take it, and none has started it)."""
-    if os.environ.get(DISABLE_VAR, "").strip() == "0" or not hasattr(os, "fork"):
+    if not available():
         return None
     if not _streams_handed_over_alike() or any(arg.startswith(OWN_FD_PATHS) for arg in argv):
         return None

@@ -2,10 +2,10 @@
 per connection that becomes the caller (its argv, folder, environment, umask and streams) and runs
 the ordinary `gait` code.
 
-Started by `gait_cli.warm.start_server` as
-`python -m gait_cli.warm_server DIRECTORY KEY SYS_PATH_HEX`. One per key: a lock file in
-DIRECTORY keeps a second one from starting. It exits when idle for GAIT_WARM_IDLE_SECONDS
-(default 300), on SIGTERM, or as soon as an installed file it depends on has changed.
+Started by `gait_cli.warm.start_server` (`main`, with the arguments DIRECTORY KEY SYS_PATH_HEX).
+One per key: a lock file in DIRECTORY keeps a second one from starting. It exits when idle for
+GAIT_WARM_IDLE_SECONDS (default 300), on SIGTERM, or as soon as an installed file it depends on
+has changed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import marshal
 import os
 import socket
 import sys
-from collections.abc import Callable
 
 from gait_cli import warm
 
@@ -58,7 +57,7 @@ def main() -> int:
     sys.path[:] = marshal.loads(bytes.fromhex(path_hex))
     if warm.server_key() != key:
         return 0  # started by a caller whose interpreter or environment this one cannot mirror
-    lock_path = os.path.join(directory, f"{key}.lock")
+    lock_path = warm.lock_path(directory, key)
     lock = _lock(lock_path)
     if lock is None:
         return 0  # another warm process serves this key
@@ -240,10 +239,8 @@ def _become_caller(conn: socket.socket, listener: socket.socket, lock: int) -> N
         os._exit(0)
     status = 1
     try:
-        from gait_cli.main import run_here
-
         conn.sendall(warm.encode_frame(("running", os.getpid())))
-        status = _exit_status(run_here, argv)
+        status = _exit_status(argv)
     finally:
         try:
             status = _finish_like_python(status)
@@ -256,14 +253,12 @@ def _take_on_request(conn: socket.socket) -> list[str]:
     """Read the caller's request and become the caller; its argv."""
     import time
 
-    header, streams, flags, _address = socket.recv_fds(conn, warm.FRAME_HEADER_BYTES, 3)
+    start, streams, flags, _address = socket.recv_fds(conn, warm.FRAME_HEADER_BYTES, 3)
     if len(streams) != len(warm.STREAMS) or flags & socket.MSG_CTRUNC:
         raise ValueError("a warm-start request carries the caller's three standard streams")
-    rest = warm.read_exact(conn, warm.FRAME_HEADER_BYTES - len(header))
-    size = int.from_bytes(header + (rest or b""), "big")
-    if size > warm.MAX_MESSAGE_BYTES:
-        raise ValueError("warm-start request too large")
-    request = marshal.loads(warm.read_exact(conn, size) or b"")
+    request = warm.read_frame(conn, start)
+    if not isinstance(request, dict):
+        raise ValueError("malformed warm-start request")
     argv, cwd, cwd_id, env, umask = (
         request["argv"],
         request["cwd"],
@@ -295,11 +290,13 @@ def _take_on_request(conn: socket.socket) -> list[str]:
     return sys.argv
 
 
-def _exit_status(run: Callable[[list[str]], int], argv: list[str]) -> int:
+def _exit_status(argv: list[str]) -> int:
     """What a `gait` process running `argv` would exit with, tracebacks printed as Python does."""
+    from gait_cli.main import run_here
+
     code: object
     try:
-        code = run(argv)
+        code = run_here(argv)
     except SystemExit as exit_:
         code = exit_.code
     except KeyboardInterrupt:

@@ -62,10 +62,9 @@ def _warm_start() -> dict[str, Any]:
     """Whether hook calls from this environment are handed to a warm process (gait_cli.warm)."""
     from gait_cli import warm
 
-    if os.environ.get(warm.DISABLE_VAR, "").strip() == "0":
-        return _check("warm_start", "ok", "off (GAIT_WARM=0): every hook call starts cold")
-    if not hasattr(os, "fork"):
-        return _check("warm_start", "ok", "not available here: every hook call starts cold")
+    if not warm.available():
+        detail = "off (GAIT_WARM=0) or not available here (no fork): every hook call starts cold"
+        return _check("warm_start", "ok", detail)
     directory = warm.runtime_dir()
     if directory is None:
         return _check(
@@ -76,7 +75,7 @@ def _warm_start() -> dict[str, Any]:
         )
     key = warm.server_key()
     try:
-        pid = int(Path(directory, f"{key}.lock").read_text().strip())
+        pid = int(Path(warm.lock_path(directory, key)).read_text().strip())
     except (OSError, ValueError):
         pid = 0
     if pid and Path(warm.socket_path(directory, key)).exists():

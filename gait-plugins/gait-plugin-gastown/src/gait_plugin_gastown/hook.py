@@ -309,31 +309,37 @@ def main(args: list[str]) -> int:
         timeout = options.timeout_s
         limit = options.input_limit
         _thread.start_new_thread(_watchdog, (answered, timeout))
-        if not options.serve.strip():
-            handed = _decided_in_warm_process()
-            if handed is not None:
-                if not answered.acquire(blocking=False):
-                    _wait_for_watchdog()
-                return handed
-        event = read_event(limit)
-        identity = identity_from(os.environ)
-        if identity:
-            event[IDENTITY_KEY] = identity
-        else:
-            event.pop(IDENTITY_KEY, None)  # only the environment names the worker
-        if options.serve.strip():
-            decision = ask_service(options, event, timeout)
-        else:
-            from gait_plugin_gastown.local import decide
-
-            decision = decide(options, event)
-        if not answered.acquire(blocking=False):
-            _wait_for_watchdog()
+        handed = None if options.serve.strip() else _decided_in_warm_process()
+        if handed is not None:
+            _claim_answer(answered)
+            return handed
+        decision = _decide(options, read_event(limit), timeout)
+        _claim_answer(answered)
         return respond(decision, options.approval)
     except BaseException as exc:  # every failure is a deny: exit 1 would let the tool run
-        if not answered.acquire(blocking=False):
-            _wait_for_watchdog()
+        _claim_answer(answered)
         return deny(f"gait blocked this call: the gate failed closed: {_describe(exc)}")
+
+
+def _claim_answer(answered: _thread.LockType) -> None:
+    """Take the right to answer from the watchdog; if it answered first, wait for it to end
+    the process."""
+    if not answered.acquire(blocking=False):
+        _wait_for_watchdog()
+
+
+def _decide(options: Options, event: dict[str, object], timeout: float) -> Decision:
+    """The decision for `event`, from the service (`--serve`) or made here (`--policy`)."""
+    identity = identity_from(os.environ)
+    if identity:
+        event[IDENTITY_KEY] = identity
+    else:
+        event.pop(IDENTITY_KEY, None)  # only the environment names the worker
+    if options.serve.strip():
+        return ask_service(options, event, timeout)
+    from gait_plugin_gastown.local import decide
+
+    return decide(options, event)
 
 
 def _decided_in_warm_process() -> int | None:
