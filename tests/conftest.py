@@ -19,10 +19,6 @@ CONFORMANCE = SHARED / "conformance"
 INTEROP = CONFORMANCE / "interop"
 GAIT = Path(sys.executable).parent / "gait"
 
-# Every `gait` a test starts runs cold unless the test turns warm start on (tests/test_warm.py
-# does, in a folder of its own): no warm process outlives the session or serves two tests.
-os.environ["GAIT_WARM"] = "0"
-
 
 @attrs.frozen
 class Run:

@@ -10,18 +10,14 @@ import textwrap
 from pathlib import Path
 
 
-def make_plugin(
-    root: Path, dist: str, module: str, source: str, *, ep_name: str = "", fast: str = ""
-) -> None:
-    """`fast` is extra `gait.fast` entry-point lines (`group.command = module:function`)."""
+def make_plugin(root: Path, dist: str, module: str, source: str, *, ep_name: str = "") -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{module}.py").write_text(textwrap.dedent(source))
     info = root / f"{dist.replace('-', '_')}-1.2.3.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
     name = ep_name or dist.removeprefix("gait-plugin-")
-    fast_group = f"[gait.fast]\n{fast}\n" if fast else ""
-    (info / "entry_points.txt").write_text(f"[gait]\n{name} = {module}\n{fast_group}")
+    (info / "entry_points.txt").write_text(f"[gait]\n{name} = {module}\n")
 
 
 GOOD = """
@@ -42,32 +38,6 @@ GOOD = """
         def hello(as_json):
             '''Say hello from a plugin.'''
             click.echo('{"ok": true, "hello": "plugin"}' if as_json else "hello from a plugin")
-"""
-
-FAST_HOOK = """
-    import sys
-
-    def hook_main(args):
-        loaded = sorted(m for m in ("click", "pluggy", "attrs") if m in sys.modules)
-        sys.stdout.write(f"fast {args} loaded={loaded}\\n")
-        return 2
-"""
-
-FAST_COMMAND = """
-    import gait.hookspecs as hs
-
-    @hs.hookimpl
-    def gait_commands(cli):
-        import click
-
-        @cli.group("fastdemo")
-        def group():
-            '''A plugin group with a fast command.'''
-
-        @group.command("hook")
-        @click.option("--policy")
-        def hook(policy):
-            '''Answer one hook call.'''
 """
 
 BROKEN_IMPORT = """

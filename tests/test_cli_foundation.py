@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -97,25 +96,6 @@ def test_empty_allowlist_and_no_plugins_flag_load_none(gait: RunGait, tmp_path: 
     assert gait("hello", plugins="", pythonpath=site).code == 6
 
 
-def test_plugin_fast_command_runs_without_click_and_help_goes_to_click(
-    gait: RunGait, tmp_path: Path
-) -> None:
-    site = tmp_path / "site"
-    fast = "fastdemo.hook = gait_plugin_fast_hook_e2e:hook_main"
-    fx.make_plugin(site, "gait-plugin-fastdemo", "gait_plugin_fast_e2e", fx.FAST_COMMAND, fast=fast)
-    (site / "gait_plugin_fast_hook_e2e.py").write_text(textwrap.dedent(fx.FAST_HOOK))
-    out = gait("fastdemo", "hook", "--policy", "p.yaml", plugins=None, pythonpath=site)
-    assert (out.code, out.stdout) == (2, "fast ['--policy', 'p.yaml'] loaded=[]\n")
-    # GAIT_PLUGINS names the plugin (its `gait` entry point); its fast commands come with it
-    named = gait("fastdemo", "hook", plugins="fastdemo", pythonpath=site)
-    assert (named.code, named.stdout) == (2, "fast [] loaded=[]\n")
-    helped = gait("fastdemo", "hook", "--help", plugins=None, pythonpath=site)
-    assert helped.code == 0 and "Answer one hook call." in helped.stdout
-    for extra, plugins in (((), ""), (("--no-plugins",), None), ((), "other")):
-        skipped = gait(*extra, "fastdemo", "hook", plugins=plugins, pythonpath=site)
-        assert skipped.code == 6 and "fast" not in skipped.stdout
-
-
 def test_keys_init_writes_reference_format_and_refuses_overwrite(
     gait: RunGait, tmp_path: Path
 ) -> None:
@@ -201,7 +181,6 @@ def test_doctor_reports_checks(gait: RunGait, tmp_path: Path) -> None:
         "plugins": "ok",
         "signing_key": "ok",
         "output_dir": "ok",
-        "warm_start": "ok",
     }
     bad = gait("doctor", "--private-key", "missing.key", "--json")
     assert bad.code == 1 and bad.json["ok"] is False

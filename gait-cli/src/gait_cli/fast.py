@@ -1,5 +1,4 @@
-"""`gait version`, `gait --help` and plugins' fast commands without importing click, pluggy or
-attrs.
+"""`gait version` and `gait --help` without importing click, pluggy or attrs.
 
 Hook integrations run gait once per tool call; these answers must cost little more than starting
 Python.
@@ -11,10 +10,6 @@ import sys
 
 from gait_cli import __version__ as VERSION
 from gait_cli.registry import CORE_COMMANDS, exit_code_table
-
-TYPE_CHECKING = False  # typing costs milliseconds of start-up; mypy honours this name
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 GLOBAL_OPTIONS = ("--no-plugins",)
 
@@ -57,13 +52,8 @@ def command_args(argv: list[str]) -> list[str]:
 
 
 def try_fast_path(argv: list[str]) -> int | None:
-    """Answer `version`, top-level help and plugins' fast commands directly; None means: use the
-    full CLI."""
+    """Answer `version` and top-level help directly; None means: use the full CLI."""
     args = command_args(argv)
-    if len(args) >= 2 and args[0] not in CORE_COMMANDS and "--help" not in args:
-        fast_main = plugin_fast_command(args[0], args[1], no_plugins="--no-plugins" in argv)
-        if fast_main is not None:
-            return fast_main(args[2:])
     if args in (["version"], ["version", "--json"], ["--json", "version"], ["--version"]):
         if "--json" in args:
             from gait import __version__ as core_version
@@ -82,38 +72,6 @@ def try_fast_path(argv: list[str]) -> int | None:
     if args in ([], ["--help"], ["-h"]):
         sys.stdout.write(top_level_help(no_plugins="--no-plugins" in argv))
         return 0
-    return None
-
-
-def plugin_fast_command(
-    group: str, command: str, *, no_plugins: bool
-) -> Callable[[list[str]], int] | None:
-    """The `main(args) -> exit code` a plugin registered for `gait GROUP COMMAND` in the entry-point
-    group `gait.fast` (named `GROUP.COMMAND`), when that plugin is selected.
-
-    Commands run once per tool call (hooks) declare themselves there to skip click and pluggy.
-    The same command must also exist as a click command, which answers `--help`.
-    """
-    if no_plugins:
-        return None
-    import os
-
-    from gait.plugin_discovery import FAST_GROUP, gait_entry_points, selected
-
-    name = f"{group}.{command}"
-    allow = os.environ.get("GAIT_PLUGINS")
-    for ep in gait_entry_points(group=FAST_GROUP):
-        if ep.name != name:
-            continue
-        # GAIT_PLUGINS names plugins (`gait` entry points); a fast command is selected with
-        # the plugin of its distribution.
-        if allow is not None and not any(
-            plugin.dist == ep.dist for plugin in selected(gait_entry_points(), allow)
-        ):
-            continue
-        target = ep.load()
-        if callable(target):
-            return target
     return None
 
 

@@ -7,15 +7,8 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `argv`: the fast path when it answers, else the full CLI."""
     argv = list(sys.argv if argv is None else argv)
-    from gait_cli.warm import is_warm_command, run_warm
-
-    code = run_warm(argv) if is_warm_command(argv) else None
-    return run_here(argv) if code is None else code
-
-
-def run_here(argv: list[str]) -> int:
-    """Run `argv` in this process: the fast path when it answers, else the full CLI."""
     from gait_cli.fast import try_fast_path
 
     code = try_fast_path(argv)

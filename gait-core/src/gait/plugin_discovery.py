@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 GROUP = "gait"
-FAST_GROUP = "gait.fast"
 
 
 class EntryPoint:
@@ -29,7 +28,7 @@ class EntryPoint:
 
     def load(self) -> object:
         # __import__, not importlib.import_module: the importlib package (and the warnings
-        # module it imports) is not loaded yet in a fast command's process.
+        # module it imports) is not loaded yet in a hook's process.
         module_name, _, attr_path = self.value.partition(":")
         __import__(module_name.strip())
         target: object = sys.modules[module_name.strip()]
@@ -71,9 +70,9 @@ def _dist_infos(paths: Iterable[str]) -> Iterable[tuple[str, str, str]]:
 
 
 # What one scan of a sys.path found: (distribution, version, entry_points.txt text) per installed
-# distribution, the first of a name winning. A fast command looks in two groups, then a hook's
-# decision loads plugins: the scan (a listdir per path entry, a file per distribution) is most
-# of a lookup's cost, so a process makes it once per path.
+# distribution, the first of a name winning. A process may look entry points up more than once
+# (a hook's plugin selection, then its plugin host): the scan (a listdir per path entry, a file
+# per distribution) is most of a lookup's cost, so a process makes it once per path.
 _SCANS: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
 
 
@@ -96,12 +95,12 @@ def _scan(paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
     return found
 
 
-def gait_entry_points(paths: Iterable[str] | None = None, group: str = GROUP) -> list[EntryPoint]:
-    """Entry points of `group`, first distribution of a name on sys.path wins, sorted."""
+def gait_entry_points(paths: Iterable[str] | None = None) -> list[EntryPoint]:
+    """Entry points of the `gait` group, first distribution of a name on sys.path wins, sorted."""
     found = [
         EntryPoint(name, value, dist, version)
         for dist, version, text in _scan(tuple(sys.path if paths is None else paths))
-        for name, value in _parse_group(text, group)
+        for name, value in _parse_group(text, GROUP)
     ]
     found.sort(key=lambda ep: (ep.dist, ep.name))
     return found

@@ -58,35 +58,6 @@ def _export_checks(host: PluginHost) -> list[dict[str, Any]]:
     return checks
 
 
-def _warm_start() -> dict[str, Any]:
-    """Whether hook calls from this environment are handed to a warm process (gait_cli.warm)."""
-    from gait_cli import warm
-
-    if not warm.available():
-        detail = "off (GAIT_WARM=0) or not available here (no fork): every hook call starts cold"
-        return _check("warm_start", "ok", detail)
-    directory = warm.runtime_dir()
-    if directory is None:
-        return _check(
-            "warm_start",
-            "warn",
-            "no private runtime folder ($XDG_RUNTIME_DIR/gait or $TMPDIR/gait-<uid> must be "
-            "this user's, mode 0700): every hook call starts cold",
-        )
-    key = warm.server_key()
-    try:
-        pid = int(Path(warm.lock_path(directory, key)).read_text().strip())
-    except (OSError, ValueError):
-        pid = 0
-    if pid and Path(warm.socket_path(directory, key)).exists():
-        return _check("warm_start", "ok", f"a warm process (pid {pid}) serves this environment")
-    return _check(
-        "warm_start",
-        "ok",
-        f"on; the next hook call from this environment starts a warm process in {directory}",
-    )
-
-
 @gait_command(
     cli,
     "doctor",
@@ -133,7 +104,6 @@ def doctor(out_dir: Path, private_key: str, private_key_env: str) -> Report:
             )
         )
     checks.append(_writable(out_dir))
-    checks.append(_warm_start())
     ok = all(check["status"] != "fail" for check in checks)
     text = [f"{c['status']:<5} {c['name']}: {c['detail']}" for c in checks]
     return Report(
