@@ -42,6 +42,7 @@ from gait.canonical import canonical_json, sha256_hex
 from gait.errors import InvalidInputError
 from gait.gostrings import go_lower, go_trim_lower, go_trim_space
 from gait.limits import MAX_INTENT_BYTES, MAX_JSON_DEPTH
+from gait.strictjson import strict_decoder
 from gait.timefmt import GoTime
 from gait.vocabulary import DISCOVERY_METHODS, ENDPOINT_CLASSES
 
@@ -701,7 +702,8 @@ def _reject_json_constant(text: str) -> Any:
     raise IntentDecodeError(f"invalid character '{text[0]}' looking for beginning of value")
 
 
-_json_decoder: Final = json.JSONDecoder(
+# One reading only: duplicate and case-variant keys are refused (gait.strictjson).
+_json_decoder: Final = strict_decoder(
     parse_int=_parse_json_int,
     parse_float=_parse_json_float,
     parse_constant=_reject_json_constant,
@@ -725,9 +727,10 @@ def parse_intent_json(
 ) -> dict[str, Any]:
     """Untrusted bytes to a raw intent mapping, or `IntentDecodeError`.
 
-    Enforces `MAX_INTENT_BYTES`, strict UTF-8 and `MAX_JSON_DEPTH`; rejects NaN and Infinity
-    and numbers outside float64. Every number becomes a float, as in Go (`1` -> `1.0`).
-    `what` and `go_type` name the document in messages (tool calls are read the same way).
+    Enforces `MAX_INTENT_BYTES`, strict UTF-8 and `MAX_JSON_DEPTH`; rejects NaN and Infinity,
+    numbers outside float64, and duplicate or case-variant keys at any depth. Every number
+    becomes a float, as in Go (`1` -> `1.0`). `what` and `go_type` name the document in
+    messages (tool calls are read the same way).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise IntentDecodeError(f"{what} must be JSON bytes")

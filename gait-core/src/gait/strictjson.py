@@ -1,0 +1,149 @@
+"""One reading of every JSON document Gait takes in.
+
+Go's `encoding/json`, which the reference reads with, keeps the last of two equal keys and
+matches an object key to a struct field ignoring letter case; Python's `json` keeps the last
+key and matches exactly; other executors keep the first, or fold case (PowerShell hashtables,
+HTTP headers, Windows environments). A document with two such keys means different things to
+different readers, so the gate could decide on one copy while the executor runs the other.
+Every JSON document at the boundary (intents, tool calls, service request bodies, traces,
+runpack records and manifests, tokens, snapshots, configs) is read here, and refused when:
+
+- an object has a key twice, or two keys that are equal under Unicode case folding
+  (`str.casefold`, a superset of the folding Go applies), at any depth;
+- it holds `NaN`, `Infinity` or `-Infinity` (not JSON), or a number outside float64
+  (`1e400`, which Python would read as infinity, or a 400-digit integer, which Go refuses).
+
+Every refusal is `JSONReadError` (a ValueError); callers give it their category (invalid input
+for inputs, a failed verification for an artifact under verify). `AmbiguousKeyError` tells the
+duplicate and case cases apart.
+
+Case variants are refused in every object, not only where a key could fold onto a declared
+field: free-form objects (a call's `args`) go to executors the gate does not know, and some
+of those fold case. docs/compatibility.md records the difference from the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+
+class JSONReadError(ValueError):
+    """A document with no single reading: not JSON, ambiguous keys, or an unusable number."""
+
+
+class AmbiguousKeyError(JSONReadError):
+    """An object with a key twice, or two keys that differ only in letter case."""
+
+
+def _ambiguous(pairs: list[tuple[str, Any]]) -> AmbiguousKeyError:
+    seen: dict[str, str] = {}
+    for key, _ in pairs:
+        folded = key.casefold()
+        first = seen.get(folded)
+        if first == key:
+            return AmbiguousKeyError(f"duplicate key {json.dumps(key)}")
+        if first is not None:
+            return AmbiguousKeyError(
+                f"keys {json.dumps(first)} and {json.dumps(key)} differ only in letter case"
+            )
+        seen[folded] = key
+    return AmbiguousKeyError("duplicate key")  # not reached: the caller found a collision
+
+
+def strict_object(
+    pairs: list[tuple[str, Any]], _join: Callable[..., str] = "".join
+) -> dict[str, Any]:
+    """`object_pairs_hook`: the object as a dict, or AmbiguousKeyError.
+
+    Called for every object of every document, so the common case is cheap: distinct keys
+    without upper-case or non-ASCII letters cannot fold together, and only other objects have
+    their keys case-folded one by one."""
+    obj = dict(pairs)
+    count = len(obj)
+    if count != len(pairs):
+        raise _ambiguous(pairs)
+    if count > 1:
+        keys = _join(obj)
+        if (not keys.isascii() or keys != keys.lower()) and len(
+            set(map(str.casefold, obj))
+        ) != count:
+            raise _ambiguous(pairs)
+    return obj
+
+
+def refuse_constant(name: str) -> Any:
+    """`parse_constant`: NaN, Infinity and -Infinity are not JSON."""
+    raise JSONReadError(f"{name} is not a JSON number")
+
+
+def finite_float(text: str) -> float:
+    """`parse_float`: a float64, or JSONReadError for a number out of its range (1e400)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise JSONReadError(f"number {text} is out of range")
+    return value
+
+
+# float64's largest finite value has 309 digits; shorter integers always fit.
+_SHORT_INT: Final = 309
+
+
+def bounded_int(text: str) -> int:
+    """`parse_int`: an integer, or JSONReadError for one beyond float64 (Go cannot read it)."""
+    value = int(text)
+    if len(text) >= _SHORT_INT:
+        try:
+            float(value)
+        except OverflowError:
+            raise JSONReadError(f"number {text[:20]}... is out of range") from None
+    return value
+
+
+def strict_decoder(
+    *,
+    parse_int: Callable[[str], Any] = bounded_int,
+    parse_float: Callable[[str], Any] = finite_float,
+    parse_constant: Callable[[str], Any] = refuse_constant,
+) -> json.JSONDecoder:
+    """A decoder with the strict object hook; number parsers may be replaced (Go's views of
+    numbers), and must refuse what does not fit themselves."""
+    return json.JSONDecoder(
+        object_pairs_hook=strict_object,
+        parse_int=parse_int,
+        parse_float=parse_float,
+        parse_constant=parse_constant,
+    )
+
+
+_DECODER: Final = strict_decoder()
+
+
+def loads(data: bytes | bytearray | memoryview | str, decoder: json.JSONDecoder = _DECODER) -> Any:
+    """Strict UTF-8 JSON text to a value; JSONReadError for anything with no single reading
+    (invalid JSON or UTF-8, nesting deeper than the interpreter allows, ambiguous keys,
+    unusable numbers)."""
+    try:
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONReadError(f"invalid UTF-8: {exc.reason}") from None
+    try:
+        return decoder.decode(text)
+    except JSONReadError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise JSONReadError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise JSONReadError("invalid JSON: nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # an integer over Python's digit limit
+        raise JSONReadError(f"invalid JSON: {exc}") from None
+
+
+def loads_object(data: bytes | bytearray | memoryview | str) -> dict[str, Any]:
+    """`loads` for a document that must be a JSON object."""
+    value = loads(data)
+    if type(value) is not dict:
+        raise JSONReadError("not a JSON object")
+    return value
