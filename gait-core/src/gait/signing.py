@@ -49,6 +49,42 @@ class Signature:
         return cls(**fields)
 
 
+_SIGNATURE_FIELDS = frozenset(("alg", "key_id", "sig", "signed_digest"))
+
+
+def is_hex64(value: object) -> bool:
+    """A SHA-256 digest (or key id) as the reference writes it: 64 lowercase hex digits."""
+    return type(value) is str and len(value) == 64 and not value.strip("0123456789abcdef")
+
+
+def strict_signature(value: Any) -> Signature:
+    """A signature object read for verification with nothing left to interpretation: exactly
+    its four string fields, a key id and signed digest of 64 lowercase hex digits, and the
+    canonical (padded, standard alphabet) base64 of 64 bytes. VerificationError otherwise."""
+    if not isinstance(value, Mapping):
+        raise VerificationError("signature must be an object")
+    missing = sorted(_SIGNATURE_FIELDS - value.keys())
+    if missing:
+        raise VerificationError(f"signature is missing {', '.join(missing)}")
+    extra = sorted(str(name) for name in value.keys() - _SIGNATURE_FIELDS)
+    if extra:
+        raise VerificationError(f"signature has unknown fields: {', '.join(extra)}")
+    signature = Signature.from_json(value)
+    if not signature.key_id:
+        raise VerificationError("signature key_id is empty")
+    if not is_hex64(signature.key_id):
+        raise VerificationError("signature key_id must be 64 lowercase hex digits")
+    if not is_hex64(signature.signed_digest):
+        raise VerificationError("signed_digest must be 64 lowercase hex digits")
+    try:
+        raw = base64.b64decode(signature.sig, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise VerificationError("signature is not valid base64") from exc
+    if base64.b64encode(raw).decode("ascii") != signature.sig:
+        raise VerificationError("signature is not canonical base64")
+    return signature
+
+
 def sign_digest(key: SigningKey, digest_hex: str) -> Signature:
     signature = key.sign(bytes.fromhex(digest_hex))
     return Signature(
@@ -94,11 +130,17 @@ def verify_digest(signature: Signature, digest_hex: str, key: VerifyKey) -> None
 
 
 def verify_record(
-    record: Mapping[str, Any], key: VerifyKey, signature_key: str = "signature"
+    record: Mapping[str, Any],
+    key: VerifyKey,
+    signature_key: str = "signature",
+    *,
+    strict: bool = False,
 ) -> Signature:
-    """Verify a record carrying its own signature object, as read from JSON."""
+    """Verify a record carrying its own signature object, as read from JSON (`strict`: the
+    signature object is read with `strict_signature`)."""
     if signature_key not in record or record[signature_key] is None:
         raise VerificationError("missing signature")
-    signature = Signature.from_json(record[signature_key])
+    read = strict_signature if strict else Signature.from_json
+    signature = read(record[signature_key])
     verify_digest(signature, signable_digest(record, signature_key), key)
     return signature

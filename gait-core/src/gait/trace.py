@@ -218,21 +218,24 @@ def write_trace(path: Path, trace: TraceRecord) -> None:
 def write_trace_bytes(path: Path, data: bytes) -> None:
     if not path.is_absolute() and ".." in path.parts:
         raise InvalidInputError(f"trace path must not contain '..': {path}")
-    write_atomic(path, data)
+    write_atomic(path, data, what="trace")
 
 
 def read_trace(path: Path) -> dict[str, Any]:
-    """Read a trace file as raw JSON (size-limited); any problem is invalid input."""
+    """Read a trace file as raw JSON (a regular file, size-limited).
+
+    Unreadable, not JSON (NaN and numbers outside float64 included) or not an object: invalid
+    input. Duplicate or case-variant keys: a failed verification, since readers would disagree
+    on what was signed (gait.strictjson)."""
+    from gait.fsutil import read_regular_file
+    from gait.strictjson import AmbiguousKeyError, JSONReadError, loads
+
+    data = read_regular_file(path, MAX_RECORD_BYTES, what="trace")
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_RECORD_BYTES + 1)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read trace {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_RECORD_BYTES:
-        raise InvalidInputError(f"trace {path} is larger than {MAX_RECORD_BYTES} bytes")
-    try:
-        record = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        record = loads(data)
+    except AmbiguousKeyError as exc:
+        raise VerificationError(f"trace {path} has more than one reading: {exc}") from exc
+    except JSONReadError as exc:
         raise InvalidInputError(f"trace {path} is not valid JSON: {exc}") from exc
     if not isinstance(record, dict):
         raise InvalidInputError(f"trace {path} must be a JSON object")
@@ -243,4 +246,9 @@ def verify_trace(record: Mapping[str, Any], key: VerifyKey) -> str:
     """Verify a trace as read from disk; returns the signing key id, raises VerificationError."""
     if record.get("schema_id") != "gait.gate.trace":
         raise VerificationError("not a gait.gate.trace record")
-    return verify_record(record, key).key_id
+    from gait.signing import is_hex64
+
+    for name in ("args_digest", "intent_digest", "policy_digest"):
+        if not is_hex64(record.get(name)):
+            raise VerificationError(f"{name} must be 64 lowercase hex digits")
+    return verify_record(record, key, strict=True).key_id

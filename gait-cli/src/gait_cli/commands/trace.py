@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -59,7 +60,12 @@ def verify(
     target = path_arg or path_opt
     if not target:
         raise InvalidInputError("missing trace path")
-    record = read_trace(Path(target))
+    unreadable: VerificationError | None = None
+    record: dict[str, Any] = {}
+    try:
+        record = read_trace(Path(target))
+    except VerificationError as exc:  # ambiguous keys: no verdict to report
+        unreadable = exc
     key = _verify_key(public_key, public_key_env, private_key, private_key_env)
     payload = {
         "path": target,
@@ -68,6 +74,8 @@ def verify(
         "key_id": key.key_id,
     }
     try:
+        if unreadable is not None:
+            raise unreadable
         verify_trace(record, key)
     except VerificationError as exc:
         return Report(
