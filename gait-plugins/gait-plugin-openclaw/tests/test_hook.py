@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gait.mcp import serviceauth
 from tests.conftest import RunGait
 from tests.mcp_server import Server, free_port
 
@@ -115,9 +116,12 @@ def test_an_unloaded_adapter_or_a_wrong_token_blocks(
     gait: RunGait, tmp_path: Path, node_bin: Path, service: Server
 ) -> None:
     plugin = serve_plugin(gait, tmp_path, f"http://127.0.0.1:{service.port}")
-    wrong = ask(node_bin, plugin, "session_status", env={TOKEN_ENV: "not-the-token"})
+    other = "not-the-token-but-as-long"
+    wrong = ask(node_bin, plugin, "session_status", env={TOKEN_ENV: other})
     assert_fail_closed(wrong, "HTTP 401")
-    assert TOKEN not in json.dumps(wrong.result) and "not-the-token" not in json.dumps(wrong.result)
+    assert TOKEN not in json.dumps(wrong.result) and other not in json.dumps(wrong.result)
+    short = ask(node_bin, plugin, "session_status", env={TOKEN_ENV: "short-token"})
+    assert_fail_closed(short, f"the token in {TOKEN_ENV} has 11 bytes; the service needs at least")
     unset = drive_hook(
         node_bin,
         plugin,
@@ -137,12 +141,15 @@ def test_a_stopped_service_blocks(gait: RunGait, tmp_path: Path, node_bin: Path)
 
 
 class BadService:
-    """A loopback HTTP server whose every answer comes from `answer(handler)`."""
+    """A loopback HTTP server whose every answer comes from `answer(handler)`; it holds the
+    token, so its answers carry the service's proof unless `reply(..., sign=False)`."""
 
     def __init__(self, answer: Callable[[BaseHTTPRequestHandler], None]) -> None:
         class Handler(BaseHTTPRequestHandler):
+            request_body = b""
+
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", "0")))
+                self.request_body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 answer(self)
 
             def log_message(self, *args: Any) -> None:
@@ -158,10 +165,23 @@ class BadService:
         self.server.server_close()
 
 
-def reply(status: int, body: bytes, headers: dict[str, str] | None = None) -> Callable[..., None]:
+def reply(
+    status: int, body: bytes, headers: dict[str, str] | None = None, *, sign: bool = True
+) -> Callable[..., None]:
     def answer(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(status)
-        for name, value in {"content-type": "application/json", **(headers or {})}.items():
+        proof = {}
+        nonce = handler.headers.get(serviceauth.NONCE_HEADER, "")
+        if sign and nonce:
+            request_body = getattr(handler, "request_body", b"")
+            proof[serviceauth.RESPONSE_AUTH_HEADER] = serviceauth.response_auth(
+                TOKEN.encode(), nonce, request_body, status, body
+            )
+        for name, value in {
+            "content-type": "application/json",
+            **proof,
+            **(headers or {}),
+        }.items():
             handler.send_header(name, value)
         handler.send_header("content-length", str(len(body)))
         handler.end_headers()
@@ -213,6 +233,60 @@ def test_an_answer_that_is_not_a_sound_decision_blocks(
         assert_fail_closed(ask(node_bin, plugin, "session_status"), why)
     finally:
         bad.close()
+
+
+ALLOW = decision(verdict="allow", exit_code=0)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        reply(200, ALLOW, sign=False),
+        reply(200, ALLOW, {serviceauth.RESPONSE_AUTH_HEADER: "v1=" + "0" * 64}, sign=False),
+        # a proof, but of another answer
+        reply(200, ALLOW, {serviceauth.RESPONSE_AUTH_HEADER: "v1=" + "0" * 64}),
+    ],
+    ids=["no-proof", "forged-proof", "proof-replaced"],
+)
+def test_an_allow_the_service_cannot_prove_blocks(
+    gait: RunGait, tmp_path: Path, node_bin: Path, answer: Callable[..., None]
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    def record(handler: BaseHTTPRequestHandler) -> None:
+        seen.append(dict(handler.headers.items()))
+        answer(handler)
+
+    bad = BadService(record)
+    try:
+        plugin = serve_plugin(gait, tmp_path, bad.url)
+        run = ask(node_bin, plugin, "session_status")
+    finally:
+        bad.close()
+    assert_fail_closed(run, "the service could not prove it holds the token (HTTP 200")
+    assert seen and not any(TOKEN in json.dumps(headers) for headers in seen)
+    assert not any("authorization" in {k.lower() for k in headers} for headers in seen)
+
+
+def test_plain_bearer_is_the_references_exchange(
+    gait: RunGait, tmp_path: Path, node_bin: Path
+) -> None:
+    """`--plain-bearer` (off by default): the token as a bearer, an answer taken as it is."""
+    seen: list[dict[str, str]] = []
+
+    def record(handler: BaseHTTPRequestHandler) -> None:
+        seen.append({k.lower(): v for k, v in handler.headers.items()})
+        reply(200, ALLOW, sign=False)(handler)
+
+    bad = BadService(record)
+    try:
+        plugin = serve_plugin(gait, tmp_path, bad.url, "--plain-bearer")
+        run = ask(node_bin, plugin, "session_status")
+    finally:
+        bad.close()
+    assert run.result is None
+    assert seen[0]["authorization"] == f"Bearer {TOKEN}"
+    assert serviceauth.NONCE_HEADER not in seen[0]
 
 
 def test_no_answer_in_time_blocks_within_the_timeout(
@@ -298,6 +372,9 @@ def test_proxy_mode_fails_closed(gait: RunGait, tmp_path: Path, node_bin: Path) 
         ({"serveUrl": "file:///etc/passwd"}, "serveUrl must be an http or https URL"),
         ({"serveUrl": "http://me:pw@127.0.0.1:1"}, "serveUrl must not carry credentials"),
         ({"tokenEnv": "A-B"}, "tokenEnv must name an environment variable"),
+        ({"tokenEnv": ""}, "serve mode needs tokenEnv"),
+        ({"serveUrl": "http://10.0.0.1:8787"}, "plain http only to loopback"),
+        ({"serveUrl": "http://127.0.0.1.example.com:8787"}, "plain http only to loopback"),
         ({"mode": "proxy"}, "proxy mode needs a policy"),
     ],
 )
@@ -321,7 +398,7 @@ def test_every_setting_of_the_config_schema_is_understood(
 ) -> None:
     plugin = serve_plugin(gait, tmp_path, f"http://127.0.0.1:{service.port}")
     schema = json.loads((plugin / "openclaw.plugin.json").read_text())["configSchema"]
-    examples = {"string": "", "integer": 5000}
+    examples = {"string": "", "integer": 5000, "boolean": False}
     config = {key: examples[spec["type"]] for key, spec in schema["properties"].items()}
     config.update(
         mode="serve",

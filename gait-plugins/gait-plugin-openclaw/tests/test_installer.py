@@ -19,6 +19,8 @@ from .conftest import install, write_policy
 
 # An environment in which no `openclaw` can be found.
 NO_OPENCLAW = {"PATH": os.path.dirname(os.__file__)}
+# serve mode (the default) needs the token's variable: the plugin authenticates the service
+SERVE = ("--token-env", "GAIT_SERVE_TOKEN")
 
 TREE = {
     ".": 0o755,
@@ -60,7 +62,7 @@ def openclaw(gait: RunGait, *args: str, env: dict[str, str] | None = None) -> Ru
 
 def test_install_writes_the_tree_with_its_modes(gait: RunGait, tmp_path: Path) -> None:
     target = tmp_path / "plugin"
-    out = install(gait, target, env=NO_OPENCLAW)
+    out = install(gait, target, *SERVE, env=NO_OPENCLAW)
     assert tree(target) == TREE
     assert out["target"] == str(target)
     assert out["version"] == "0.1.0"
@@ -72,6 +74,7 @@ def test_install_writes_the_tree_with_its_modes(gait: RunGait, tmp_path: Path) -
         "mode": "serve",
         "serveUrl": "http://127.0.0.1:8787",
         "timeoutMs": 5000,
+        "tokenEnv": "GAIT_SERVE_TOKEN",
     }
 
 
@@ -108,7 +111,7 @@ def test_install_repairs_a_changed_file_and_drops_a_file_no_longer_shipped(
     gait: RunGait, tmp_path: Path
 ) -> None:
     target = tmp_path / "plugin"
-    install(gait, target, env=NO_OPENCLAW)
+    install(gait, target, *SERVE, env=NO_OPENCLAW)
     original = snapshot(target)
     (target / "index.js").write_text("export default {};\n")
     (target / "index.js").chmod(0o666)
@@ -117,7 +120,7 @@ def test_install_repairs_a_changed_file_and_drops_a_file_no_longer_shipped(
     (target / "gait-package.json").write_text(json.dumps(manifest))
     (target / "skills" / "old").mkdir()
     (target / "skills" / "old" / "helper.js").write_text("old")
-    install(gait, target, env=NO_OPENCLAW)
+    install(gait, target, *SERVE, env=NO_OPENCLAW)
     assert snapshot(target) == original
     assert tree(target) == TREE
 
@@ -130,6 +133,11 @@ def test_install_repairs_a_changed_file_and_drops_a_file_no_longer_shipped(
         (("--serve-url", "ftp://host"), "--serve-url must be an http(s) URL"),
         (("--serve-url", "http://me:pw@host"), "--serve-url must not carry credentials"),
         (("--token-env", "NOT-A-NAME"), "--token-env must name an environment variable"),
+        ((), "serve mode needs --token-env"),
+        (("--serve-url", "http://127.0.0.1:8787"), "serve mode needs --token-env"),
+        (("--serve-url", "http://10.1.2.3:8787", *SERVE), "plain http only to loopback"),
+        (("--serve-url", "http://gait.example:8787", *SERVE), "plain http only to loopback"),
+        (("--serve-url", "http://127.0.0.1.nip.io:8787", *SERVE), "plain http only to loopback"),
         (("--timeout-ms", "5"), "5 is not in the range"),
     ],
 )
@@ -143,35 +151,61 @@ def test_bad_options_write_nothing(
     assert not (tmp_path / "plugin").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "config"),
+    [
+        (
+            ("--serve-url", "http://[::1]:8787", *SERVE),
+            {"serveUrl": "http://[::1]:8787", "tokenEnv": "GAIT_SERVE_TOKEN"},
+        ),
+        (
+            ("--serve-url", "http://localhost:8787", "--plain-bearer"),
+            {"serveUrl": "http://localhost:8787", "plainBearer": True},
+        ),
+        (
+            ("--serve-url", "https://gait.example:8443", *SERVE),
+            {"serveUrl": "https://gait.example:8443", "tokenEnv": "GAIT_SERVE_TOKEN"},
+        ),
+    ],
+)
+def test_serve_urls_and_the_reference_exchange(
+    gait: RunGait, tmp_path: Path, args: tuple[str, ...], config: dict[str, object]
+) -> None:
+    target = tmp_path / "plugin"
+    install(gait, target, *args, env=NO_OPENCLAW)
+    written = json.loads((target / "gait.config.json").read_text())
+    assert written == {"mode": "serve", "timeoutMs": 5000, **config}
+
+
 def test_a_target_holding_something_else_is_refused(gait: RunGait, tmp_path: Path) -> None:
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
-    run = openclaw(gait, "install", "--target", str(busy), "--json")
+    run = openclaw(gait, "install", "--target", str(busy), *SERVE, "--json")
     assert run.code == 6
     assert "is not empty and holds no Gait OpenClaw plugin" in run.json["error"]
     assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
 
     afile = tmp_path / "afile"
     afile.write_text("x")
-    assert openclaw(gait, "install", "--target", str(afile)).code == 6
+    assert openclaw(gait, "install", "--target", str(afile), *SERVE).code == 6
 
     target = tmp_path / "plugin"
-    install(gait, target, env=NO_OPENCLAW)
+    install(gait, target, *SERVE, env=NO_OPENCLAW)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     for child in (target / "skills").iterdir():
         child.rename(elsewhere / child.name)
     (target / "skills").rmdir()
     (target / "skills").symlink_to(elsewhere)
-    run = openclaw(gait, "install", "--target", str(target), "--json")
+    run = openclaw(gait, "install", "--target", str(target), *SERVE, "--json")
     assert run.code == 6
     assert "refusing to write through the link" in run.json["error"]
 
 
 def test_uninstall_leaves_nothing_of_ours(gait: RunGait, tmp_path: Path) -> None:
     target = tmp_path / "plugin"
-    install(gait, target, env=NO_OPENCLAW)
+    install(gait, target, *SERVE, env=NO_OPENCLAW)
     run = openclaw(gait, "uninstall", "--target", str(target), "--json")
     assert run.code == 0, run.stdout + run.stderr
     assert not target.exists()
@@ -186,7 +220,7 @@ def test_uninstall_leaves_nothing_of_ours(gait: RunGait, tmp_path: Path) -> None
 
 def test_uninstall_keeps_what_is_not_ours(gait: RunGait, tmp_path: Path) -> None:
     target = tmp_path / "plugin"
-    install(gait, target, env=NO_OPENCLAW)
+    install(gait, target, *SERVE, env=NO_OPENCLAW)
     (target / "skills" / "gait-gate" / "my-notes.md").write_text("keep me")
     run = openclaw(gait, "uninstall", "--target", str(target), "--json")
     assert run.code == 0
@@ -210,7 +244,7 @@ def test_the_default_target_is_in_the_openclaw_state_dir(gait: RunGait, tmp_path
     )
     (state / "plugin-skills" / "canvas").symlink_to(tmp_path)
 
-    run = openclaw(gait, "install", "--json", env=env)
+    run = openclaw(gait, "install", *SERVE, "--json", env=env)
     assert run.code == 0, run.stdout + run.stderr
     assert run.json["target"] == str(state / "gait" / "openclaw-plugin")
     assert tree(state / "gait" / "openclaw-plugin") == TREE
@@ -237,7 +271,7 @@ def test_a_changed_package_is_not_installed(gait: RunGait, tmp_path: Path) -> No
         handle.write("export const backdoor = true;\n")
     target = tmp_path / "plugin"
     run = gait(
-        "openclaw", "install", "--target", str(target), "--json",
+        "openclaw", "install", "--target", str(target), *SERVE, "--json",
         plugins="openclaw", env=NO_OPENCLAW, pythonpath=tmp_path / "site",
     )  # fmt: skip
     assert run.code == 2, run.stdout + run.stderr
@@ -247,10 +281,10 @@ def test_a_changed_package_is_not_installed(gait: RunGait, tmp_path: Path) -> No
 
 def test_a_damaged_installed_manifest_is_refused(gait: RunGait, tmp_path: Path) -> None:
     target = tmp_path / "plugin"
-    install(gait, target, env=NO_OPENCLAW)
+    install(gait, target, *SERVE, env=NO_OPENCLAW)
     (target / "gait-package.json").write_text('{"plugin_id": "gait", "files": ["../../etc"]}')
-    for command in ("install", "uninstall"):
-        run = openclaw(gait, command, "--target", str(target), "--json")
+    for command in (("install", *SERVE), ("uninstall",)):
+        run = openclaw(gait, *command, "--target", str(target), "--json")
         assert run.code == 6, run.stdout + run.stderr
         assert "is not the manifest of the Gait OpenClaw plugin" in run.json["error"]
     assert (target / "index.js").exists()

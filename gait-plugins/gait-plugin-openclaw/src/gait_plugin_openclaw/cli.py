@@ -69,7 +69,15 @@ def add_commands(cli: click.Group) -> None:
     @click.option(
         "--token-env",
         default="",
-        help="Environment variable (of the OpenClaw gateway) holding the service's token.",
+        help="Environment variable (of the OpenClaw gateway) holding the service's token "
+        "(required in serve mode; never sent: the plugin and the service prove they hold it).",
+    )
+    @click.option(
+        "--plain-bearer",
+        is_flag=True,
+        default=False,
+        help="Compatibility with the reference's service: send the token as a bearer and accept "
+        "an unauthenticated answer (not safe against a process that takes the port first).",
     )
     @click.option(
         "--timeout-ms",
@@ -88,6 +96,7 @@ def add_commands(cli: click.Group) -> None:
             token_env=options["token_env"],
             policy=options["policy"],
             timeout_ms=options["timeout_ms"],
+            plain_bearer=options["plain_bearer"],
         )
         return install(target=options["target"], config=config, register=options["register"])
 

@@ -54,6 +54,7 @@ class PluginConfig:
     token_env: str
     policy: str
     timeout_ms: int
+    plain_bearer: bool = False
 
     def checked(self) -> PluginConfig:
         url = urlsplit(self.serve_url)
@@ -61,17 +62,29 @@ class PluginConfig:
             raise InvalidInputError(f"--serve-url must be an http(s) URL, not {self.serve_url!r}")
         if url.username or url.password:
             raise InvalidInputError("--serve-url must not carry credentials: use --token-env")
+        if url.scheme == "http" and not is_loopback(url.hostname):
+            raise InvalidInputError(
+                f"--serve-url {self.serve_url}: plain http only to loopback (localhost, "
+                "127.0.0.0/8, [::1]); use https"
+            )
         if self.token_env and not _ENV_NAME.fullmatch(self.token_env):
             raise InvalidInputError(
                 f"--token-env must name an environment variable: {self.token_env!r}"
             )
-        if not self.policy:
-            return self
-        from gait.policy import load_policy_file
+        checked = self
+        if self.policy:
+            from gait.policy import load_policy_file
 
-        policy = Path(self.policy).absolute()
-        load_policy_file(policy)  # refuse a policy that would block every call at run time
-        return attrs.evolve(self, policy=str(policy))
+            policy = Path(self.policy).absolute()
+            load_policy_file(policy)  # refuse a policy that would block every call at run time
+            checked = attrs.evolve(self, policy=str(policy))
+        if self.mode == "serve" and not self.token_env and not self.plain_bearer:
+            raise InvalidInputError(
+                "serve mode needs --token-env: without the token the plugin cannot tell the "
+                "service from another process on its port (--plain-bearer: the reference's "
+                "service, unauthenticated)"
+            )
+        return checked
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -81,12 +94,26 @@ class PluginConfig:
         }
         if self.token_env:
             out["tokenEnv"] = self.token_env
+        if self.plain_bearer:
+            out["plainBearer"] = True
         if self.policy:
             out["policy"] = self.policy
         return out
 
     def file_bytes(self) -> bytes:
         return (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
+
+
+def is_loopback(host: str) -> bool:
+    """The Gas Town hook's rule (and the plugin's): localhost, 127.0.0.0/8 or ::1."""
+    if host.lower() in ("localhost", "::1", "[::1]"):
+        return True
+    parts = host.split(".")
+    return (
+        len(parts) == 4
+        and parts[0] == "127"
+        and all(part.isascii() and part.isdigit() and int(part) < 256 for part in parts)
+    )
 
 
 # ---- files ---------------------------------------------------------------------------------

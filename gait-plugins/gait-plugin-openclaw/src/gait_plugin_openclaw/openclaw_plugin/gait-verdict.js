@@ -2,8 +2,15 @@
 // OpenClaw. Only an explicit `allow` lets the call run. Every other verdict, and every error,
 // timeout or answer that is not a Gait decision, blocks it (fail closed): OpenClaw treats a
 // handler that returns nothing as "no objection", so nothing here may end without a decision.
+//
+// In serve mode the token is never sent (unless plainBearer, for the reference's service): the
+// plugin proves it holds it with an HMAC over a fresh nonce and the request, and honours only an
+// answer whose X-Gait-Server-Auth is the service's HMAC over the same nonce, the request and the
+// answer (gait.mcp.serviceauth, docs/security.md). A process that took the service's port learns
+// nothing reusable and cannot make a call run.
 
 import { spawn } from "node:child_process";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -13,12 +20,16 @@ const ADAPTER = "openclaw";
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 const MAX_ERROR_CHARS = 300;
+const EVALUATE_PATH = "/v1/evaluate";
+// gait.mcp.serviceauth: a shorter token is refused by the service, and by us
+const MIN_TOKEN_BYTES = 16;
 // A decision's verdict and the exit code Gait gives it; a pair that disagrees is not trusted.
 const EXIT_CODES = { allow: 0, dry_run: 0, block: 3, require_approval: 4 };
 const DEFAULTS = {
   mode: "serve",
   serveUrl: "http://127.0.0.1:8787",
   tokenEnv: "",
+  plainBearer: false,
   policy: "",
   gaitBin: "gait",
   proxyDir: "",
@@ -63,6 +74,17 @@ export function loadSettings(rootDir, pluginConfig, env = process.env) {
     if (url.username || url.password) {
       throw new Error("serveUrl must not carry credentials: use tokenEnv");
     }
+    if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+      throw new Error(
+        "serveUrl: plain http only to loopback (localhost, 127.0.0.0/8, [::1]); use https",
+      );
+    }
+    if (!settings.tokenEnv && !settings.plainBearer) {
+      throw new Error(
+        "serve mode needs tokenEnv: without the token the plugin cannot tell the service from " +
+          "another process on its port",
+      );
+    }
   }
   if (settings.tokenEnv && !ENV_NAME.test(settings.tokenEnv)) {
     throw new Error(`tokenEnv must name an environment variable, not ${settings.tokenEnv}`);
@@ -74,6 +96,18 @@ export function loadSettings(rootDir, pluginConfig, env = process.env) {
   const stateDir = env.OPENCLAW_STATE_DIR || join(homedir(), ".openclaw");
   settings.proxyDir ||= join(stateDir, "gait", "proxy");
   return Object.freeze(settings);
+}
+
+/** The Gas Town hook's rule (wire.split_service_url): localhost, 127.0.0.0/8 or ::1. */
+export function isLoopback(hostname) {
+  const host = hostname.toLowerCase();
+  if (host === "localhost" || host === "[::1]" || host === "::1") return true;
+  const parts = host.split(".");
+  return (
+    parts.length === 4 &&
+    parts[0] === "127" &&
+    parts.every((part) => /^[0-9]+$/.test(part) && Number(part) < 256)
+  );
 }
 
 function readConfigFile(path) {
@@ -188,27 +222,95 @@ function explain(decision) {
 
 async function askServe(settings, payload, signal) {
   const headers = { "content-type": "application/json" };
-  if (settings.tokenEnv) {
-    const token = process.env[settings.tokenEnv];
-    if (!token) throw new Error(`the token variable ${settings.tokenEnv} is not set`);
-    headers.authorization = `Bearer ${token}`;
+  const body = Buffer.from(JSON.stringify({ adapter: ADAPTER, call: payload }), "utf8");
+  const url = new URL(`${settings.serveUrl.replace(/\/+$/, "")}${EVALUATE_PATH}`);
+  const key = serviceToken(settings);
+  let nonce = "";
+  if (key && settings.plainBearer) {
+    headers.authorization = `Bearer ${key.toString("utf8")}`;
+  } else if (key) {
+    nonce = randomBytes(32).toString("hex");
+    Object.assign(headers, clientHeaders(key, nonce, Math.floor(Date.now() / 1000), url, body));
   }
-  const response = await fetch(`${settings.serveUrl.replace(/\/+$/, "")}/v1/evaluate`, {
+  const response = await fetch(url, {
     method: "POST",
     headers,
-    body: JSON.stringify({ adapter: ADAPTER, call: payload }),
+    body,
     redirect: "error",
     signal,
   });
-  const text = await readCapped(response.body);
+  const raw = await readCapped(response.body);
+  if (nonce) {
+    const claimed = response.headers.get("x-gait-server-auth") ?? "";
+    if (!responseIsAuthentic(key, nonce, body, response.status, raw, claimed)) {
+      throw new Error(
+        `the service could not prove it holds the token (HTTP ${response.status} without a ` +
+          "valid X-Gait-Server-Auth): it refused the plugin's proof, or it is not the service",
+      );
+    }
+  }
+  const text = raw.toString("utf8");
   if (!response.ok) {
     throw new Error(`gait mcp serve answered HTTP ${response.status}${errorOf(text)}`);
   }
   return decisionFrom(text, undefined);
 }
 
+function serviceToken(settings) {
+  if (!settings.tokenEnv) return null;
+  const token = process.env[settings.tokenEnv];
+  if (!token) throw new Error(`the token variable ${settings.tokenEnv} is not set`);
+  const key = Buffer.from(token, "utf8");
+  if (key.length < MIN_TOKEN_BYTES) {
+    throw new Error(
+      `the token in ${settings.tokenEnv} has ${key.length} bytes; the service needs at least ` +
+        `${MIN_TOKEN_BYTES}`,
+    );
+  }
+  return key;
+}
+
+// ---- gait.mcp.serviceauth, version 1 (a test checks these bytes against the Python side) ----
+
+function sha256Hex(data) {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function mac(key, parts) {
+  return "v1=" + createHmac("sha256", key).update(parts.join("\n"), "utf8").digest("hex");
+}
+
+/** `X-Gait-Auth-Nonce`, `X-Gait-Auth-Time` and `X-Gait-Auth` for one request. */
+export function clientHeaders(key, nonce, unixTime, url, body) {
+  const path = new URL(url).pathname;
+  const auth = mac(key, ["gait-request-v1", nonce, String(unixTime), "POST", path, sha256Hex(body)]);
+  return {
+    "x-gait-auth-nonce": nonce,
+    "x-gait-auth-time": String(unixTime),
+    "x-gait-auth": auth,
+  };
+}
+
+/** The service's `X-Gait-Server-Auth` for this answer to this request. */
+export function responseAuth(key, nonce, requestBody, status, body) {
+  return mac(key, [
+    "gait-response-v1",
+    nonce,
+    sha256Hex(requestBody),
+    String(status),
+    sha256Hex(body),
+  ]);
+}
+
+export function responseIsAuthentic(key, nonce, requestBody, status, body, claimed) {
+  if (!key?.length || !claimed) return false;
+  const expected = Buffer.from(responseAuth(key, nonce, requestBody, status, body), "utf8");
+  const given = Buffer.from(claimed, "utf8");
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
 async function readCapped(stream) {
-  if (!stream) return "";
+  if (!stream) return Buffer.alloc(0);
   const chunks = [];
   let size = 0;
   for await (const chunk of stream) {
@@ -216,7 +318,7 @@ async function readCapped(stream) {
     if (size > MAX_ANSWER_BYTES) throw new Error("the answer is larger than 1 MiB");
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 function askProxy(settings, payload, signal) {
