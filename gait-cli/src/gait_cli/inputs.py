@@ -1,24 +1,18 @@
-"""Reading the files users hand to commands: size-limited, and every failure is invalid input."""
+"""Reading the files users hand to commands: regular files only, size-limited, one reading of
+each JSON document (gait.strictjson), and every failure is invalid input."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from gait.errors import InvalidInputError
+from gait.fsutil import read_regular_file
 from gait.intent import parse_intent_json
 from gait.limits import MAX_INTENT_BYTES, MAX_RECORD_BYTES
 
 
 def read_limited(path: str, what: str, limit: int) -> bytes:
-    try:
-        with Path(path).open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-    if len(data) > limit:
-        raise InvalidInputError(f"{what} {path} is larger than {limit} bytes")
-    return data
+    return read_regular_file(path, limit, what=what)
 
 
 def read_intent(path: str) -> dict[str, Any]:
@@ -26,12 +20,12 @@ def read_intent(path: str) -> dict[str, Any]:
 
 
 def read_json_object(path: str, what: str) -> dict[str, Any]:
-    import json
+    from gait.strictjson import JSONReadError, loads
 
     data = read_limited(path, what, MAX_RECORD_BYTES)
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        value = loads(data)
+    except JSONReadError as exc:
         raise InvalidInputError(f"{what} {path} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise InvalidInputError(f"{what} {path} must be a JSON object")
