@@ -1,20 +1,23 @@
-"""Fixtures: the installed `gait` run as Claude Code runs the hook (the event on standard input,
-Gas Town's identity in the environment), test policies, and gt's hook-file merge."""
+"""Fixtures: the installed `gait-gastown-hook` run as Claude Code runs it (the event on standard
+input, Gas Town's identity in the environment), test policies, and gt's hook-file merge."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import GAIT, Run, RunGait, gait
+from tests.conftest import Run, RunGait, gait
 
 __all__ = ["gait"]  # the root fixture (runs the installed gait), for the tests here
+
+HOOK = Path(sys.executable).parent / "gait-gastown-hook"  # what `gait gastown install` writes
 
 IDENTITY_VARIABLES = (
     "GT_ROLE",
@@ -99,7 +102,7 @@ HookRunner = Callable[..., Run]
 
 @pytest.fixture
 def hook(tmp_path: Path) -> HookRunner:
-    """Run `gait gastown hook ARGS` with `event` (a dict, or raw bytes) on standard input."""
+    """Run `gait-gastown-hook ARGS` with `event` (a dict, or raw bytes) on standard input."""
 
     def run(
         *args: str,
@@ -110,7 +113,7 @@ def hook(tmp_path: Path) -> HookRunner:
     ) -> Run:
         data = event if isinstance(event, bytes) else json.dumps(event).encode()
         done = subprocess.run(
-            [str(GAIT), "gastown", "hook", *args],
+            [str(HOOK), *args],
             input=data,
             cwd=cwd or tmp_path,
             env={**base_env(tmp_path), **(env or {})},

@@ -1,11 +1,12 @@
-"""`gait gastown hook` through the installed `gait`: Claude Code's protocol for every verdict,
-Gas Town's identity in the intent, the artifacts, and a deny (exit 2) for every failure."""
+"""The installed hook (`gait-gastown-hook`, and `gait gastown hook`): Claude Code's protocol for
+every verdict, Gas Town's identity in the intent, the artifacts, and a deny (exit 2) for every
+failure."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,9 +14,9 @@ import pytest
 from gait_plugin_gastown.hook import MAX_INPUT_BYTES
 
 from gait.limits import MAX_INTENT_BYTES
-from tests.conftest import GAIT
+from tests.conftest import GAIT, RunGait
 
-from .conftest import POLECAT, HookRunner, base_env, claude_event
+from .conftest import HOOK, POLECAT, HookRunner, base_env, claude_event
 
 OUT = Path("gait-out/integrations/gastown")
 
@@ -160,12 +161,13 @@ def test_every_failure_is_a_deny(
     assert message in run.stderr
 
 
+@pytest.mark.parametrize("program", [(str(HOOK),), (str(GAIT), "gastown", "hook")])
 @pytest.mark.parametrize(("command", "code"), [("ls", 0), ("touch blocked.marker", 2)])
 def test_a_closed_standard_output_still_answers_0_or_2(
-    policy: Path, tmp_path: Path, command: str, code: int
+    policy: Path, tmp_path: Path, program: tuple[str, ...], command: str, code: int
 ) -> None:
     done = subprocess.run(
-        ["sh", "-c", 'exec "$0" "$@" >&-', str(GAIT), "gastown", "hook", "--policy", str(policy)],
+        ["sh", "-c", 'exec "$0" "$@" >&-', *program, "--policy", str(policy)],
         input=json.dumps(claude_event(command)).encode(),
         stderr=subprocess.PIPE,
         cwd=tmp_path,
@@ -204,7 +206,7 @@ def test_no_decision_within_the_timeout_is_a_deny(tmp_path: Path, policy: Path) 
     hook timeout would let the tool run."""
     started = time.monotonic()
     with subprocess.Popen(
-        [str(GAIT), "gastown", "hook", "--policy", str(policy), "--timeout", "1"],
+        [str(HOOK), "--policy", str(policy), "--timeout", "1"],
         stdin=subprocess.PIPE,  # open all along: the event never ends
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -220,30 +222,26 @@ def test_no_decision_within_the_timeout_is_a_deny(tmp_path: Path, policy: Path) 
     assert err.decode() == "gait blocked this call: no decision within 1 s (--timeout)\n"
 
 
-def test_help_lists_the_hooks_own_flags(hook: HookRunner) -> None:
-    run = hook("--help", event=b"")
+def test_help_lists_the_hooks_own_flags(gait: RunGait, hook: HookRunner) -> None:
+    run = gait("gastown", "hook", "--help", plugins="gastown")
     assert run.code == 0
     from gait_plugin_gastown.hook import OPTIONS
 
     for option in OPTIONS:
         assert option.name in run.stdout
     assert "Exit codes (Claude Code's protocol)" in run.stdout
+    # the script Claude Code runs is no command line for people: a flag it does not know denies
+    scripted = hook("--help", event=b"")
+    assert scripted.code == 2 and "see gait gastown hook --help" in scripted.stderr
 
 
 def test_the_click_command_answers_the_same(hook: HookRunner, policy: Path, tmp_path: Path) -> None:
-    """Where the fast path is not taken, click's `gait gastown hook` runs the same hook."""
+    """`gait gastown hook`, for people, runs the same hook as the script Claude Code runs."""
     event = json.dumps(claude_event("touch blocked.marker")).encode()
 
     def through_click(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [
-                os.path.join(os.path.dirname(GAIT), "python"),
-                "-c",
-                "import sys; from gait_cli.app import run; sys.exit(run(['gait', *sys.argv[1:]]))",
-                "gastown",
-                "hook",
-                *args,
-            ],
+            [str(GAIT), "gastown", "hook", *args],
             input=event,
             env=base_env(tmp_path),
             cwd=tmp_path,
@@ -251,19 +249,41 @@ def test_the_click_command_answers_the_same(hook: HookRunner, policy: Path, tmp_
             check=False,
         )
 
-    fast = hook("--policy", str(policy), event=event)
-    slow = through_click("--policy", str(policy))
-    assert fast.code == slow.returncode == 2
-    assert fast.stderr == slow.stderr.decode()  # same decision, same trace id
+    scripted = hook("--policy", str(policy), event=event)
+    clicked = through_click("--policy", str(policy))
+    assert scripted.code == clicked.returncode == 2
+    assert scripted.stderr == clicked.stderr.decode()  # same decision, same trace id
     bad = through_click("--policy", str(policy), "--bogus")
     assert bad.returncode == 2 and b"unknown argument" in bad.stderr
+
+
+def test_a_hook_that_cannot_even_be_imported_denies(policy: Path, tmp_path: Path) -> None:
+    """The console script's own import of the hook fails (a broken install): exit 2, not a
+    traceback's exit 1, which would let the tool run."""
+    script = (
+        "import sys; sys.modules['gait_plugin_gastown.hook'] = None; "
+        "from gait_plugin_gastown.console import main; sys.argv[0] = 'gait-gastown-hook'; "
+        "sys.exit(main())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--policy", str(policy)],
+        input=json.dumps(claude_event("ls")).encode(),
+        env=base_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode().startswith(
+        "gait blocked this call: the hook could not start (ModuleNotFoundError"
+    )
 
 
 def _imported(tmp_path: Path, *args: str) -> set[str]:
     env = base_env(tmp_path)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run(
-        [os.path.join(os.path.dirname(GAIT), "python"), "-X", "importtime", str(GAIT), *args],
+        [sys.executable, "-X", "importtime", str(HOOK), *args],
         input=json.dumps(claude_event("ls")).encode(),
         env=env,
         cwd=tmp_path,
@@ -281,15 +301,15 @@ HEAVY = {"click", "pluggy", "attrs", "cattrs", "yaml", "cryptography", "json", "
 
 
 def test_the_service_path_imports_only_cheap_standard_modules(tmp_path: Path) -> None:
-    modules = _imported(tmp_path, "gastown", "hook", "--serve", "http://127.0.0.1:9")
+    modules = _imported(tmp_path, "--serve", "http://127.0.0.1:9")
     assert "gait_plugin_gastown.hook" in modules
     assert not modules & HEAVY, modules & HEAVY
-    assert not {m for m in modules if m.startswith("gait.") and m != "gait.plugin_discovery"}
+    assert not {m for m in modules if m == "gait" or m.startswith(("gait.", "gait_cli"))}
     assert "gait_plugin_gastown.local" not in modules
 
 
 def test_the_local_path_skips_click_and_pluggy(tmp_path: Path, policy: Path) -> None:
-    modules = _imported(tmp_path, "gastown", "hook", "--policy", str(policy))
+    modules = _imported(tmp_path, "--policy", str(policy))
     assert "gait.mcp.boundary" in modules
     assert not modules & {"click", "pluggy"}
 

@@ -139,6 +139,7 @@ def test_install_reinstall_uninstall_round_trip(
     assert f"--policy {policy} " in gate["command"]
     assert f"--out-dir {town}/gait-out/integrations/gastown" in gate["command"]
     assert os.path.isabs(gate["command"].split()[0])
+    assert os.path.basename(gate["command"].split()[0]) == "gait-gastown-hook"
     # crew: a new file with the one entry, in gt's format and mode
     crew_path = town / ".gt" / "hooks-overrides" / "crew.json"
     crew = json.loads(crew_path.read_text())
@@ -201,6 +202,32 @@ def test_a_reinstall_with_other_flags_updates_the_gate_in_place(
     assert "--timeout 5 --approval deny" in gates[0]
     assert gastown(gait, "uninstall", "--town", str(town), tmp_path=tmp_path).code == 0
     assert (town / ".gt" / "hooks-overrides" / "polecats.json").read_text() == POLECATS
+
+
+def test_an_earlier_installs_gait_gastown_hook_is_replaced_and_removed(
+    gait: RunGait, town: Path, tmp_path: Path, policy: Path
+) -> None:
+    """Installs before the `gait-gastown-hook` script ran `<...>/gait gastown hook ...`."""
+    path = town / ".gt" / "hooks-overrides" / "crew.json"
+    legacy = f"/opt/venv/bin/gait gastown hook --policy {policy} || exit 2"
+    path.write_bytes(
+        go_marshal_indent(
+            {"PreToolUse": [{"matcher": "", "hooks": [{"type": "command", "command": legacy}]}]}
+        )
+    )
+    base = ("--town", str(town), "--target", "crew", "--json")
+    run = gastown(gait, "install", *base, "--policy", str(policy), tmp_path=tmp_path)
+    assert run.code == 0, run.stdout
+    [entry] = json.loads(path.read_text())["PreToolUse"]
+    assert entry["hooks"] == [{"type": "command", "command": run.json["command"]}]
+    path.write_bytes(
+        go_marshal_indent(
+            {"PreToolUse": [{"matcher": "", "hooks": [{"type": "command", "command": legacy}]}]}
+        )
+    )
+    removed = gastown(gait, "uninstall", *base, tmp_path=tmp_path)
+    assert removed.code == 0 and removed.json["files"][0]["action"] == "removed"
+    assert not path.exists()
 
 
 def test_gt_hooks_sync_runs_when_gt_is_on_path(

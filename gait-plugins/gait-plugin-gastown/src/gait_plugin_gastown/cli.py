@@ -39,10 +39,11 @@ HOOK_EPILOG = "\n".join(
 )
 
 INSTALL_HELP = (
-    "Put the gate into Gas Town's hook overrides: adds a PreToolUse hook running `gait "
-    "gastown hook` to <town>/.gt/hooks-overrides/<target>.json (gt's config directory: "
-    "$GT_HOME/.gt, or ~/.gt when no town is given), leaving every other entry as it was, then "
-    "runs `gt hooks sync` when gt is on PATH (else prints it). Re-running changes nothing."
+    "Put the gate into Gas Town's hook overrides: adds a PreToolUse hook running "
+    "gait-gastown-hook (gait gastown hook) to <town>/.gt/hooks-overrides/<target>.json (gt's "
+    "config directory: $GT_HOME/.gt, or ~/.gt when no town is given), leaving every other entry "
+    "as it was, then runs `gt hooks sync` when gt is on PATH (else prints it). Re-running "
+    "changes nothing; a symbolic link is written through (see docs/integrations/gastown.md)."
 )
 UNINSTALL_HELP = (
     "Remove the gate's hooks from Gas Town's hook overrides (every override file, or the given "
@@ -68,8 +69,9 @@ def add_commands(cli: click.Group) -> None:
         "args", nargs=-1, type=click.UNPROCESSED, metavar="(--policy PATH | --serve URL) [FLAGS]"
     )
     def hook(args: tuple[str, ...]) -> None:
-        # The flags are the hook's own (its parser turns a bad one into a deny); click only
-        # answers --help here, and is reached at all when the fast path is off.
+        # The flags are the hook's own (its parser turns a bad one into a deny); click answers
+        # --help. Claude Code runs the `gait-gastown-hook` script instead (`console`), which
+        # spares the gait command line's start-up.
         from gait_plugin_gastown.hook import main
 
         raise SystemExit(main(list(args)))

@@ -13,10 +13,9 @@ answer from the exit code:
   the decision takes longer than `--timeout`.
 
 This module is the whole `--serve` path and imports the standard library only (and only its
-cheap parts); a decision in process (`--policy`) imports Gait's core from `local`, or is handed
-to a warm process (`gait_cli.warm.hand_over`) which imported it already.
-`gait_cli.fast` calls `main` directly (entry point `gait.fast` `gastown.hook`); the click command
-in `cli` answers `--help` from the same option table.
+cheap parts); a decision in process (`--policy`) imports Gait's core from `local`. The
+`gait-gastown-hook` console script (`console`) calls `main`, as the click command `gait gastown
+hook` in `cli` does; the click command also answers `--help` from the same option table.
 """
 
 from __future__ import annotations
@@ -309,10 +308,6 @@ def main(args: list[str]) -> int:
         timeout = options.timeout_s
         limit = options.input_limit
         _thread.start_new_thread(_watchdog, (answered, timeout))
-        handed = None if options.serve.strip() else _decided_in_warm_process()
-        if handed is not None:
-            _claim_answer(answered)
-            return handed
         decision = _decide(options, read_event(limit), timeout)
         _claim_answer(answered)
         return respond(decision, options.approval)
@@ -340,17 +335,6 @@ def _decide(options: Options, event: dict[str, object], timeout: float) -> Decis
     from gait_plugin_gastown.local import decide
 
     return decide(options, event)
-
-
-def _decided_in_warm_process() -> int | None:
-    """A local decision imports Gait's core: a warm process's fork makes it when one can (it
-    reads the event and answers on this process's streams); None: decide here."""
-    from gait_cli.warm import hand_over
-
-    code = hand_over()
-    if code is None or code in (0, 2):
-        return code
-    return deny(f"gait blocked this call: the warm process that decided it failed (exit {code})")
 
 
 def read_event(limit: int) -> dict[str, object]:

@@ -11,7 +11,18 @@ install adds one hook to the PreToolUse entry of its matcher (creating the entry
 none) and leaves every other entry, hook and key as it was; the file is written atomically in
 gt's own format (Go's indented JSON), and only when it changes, once every file has been read
 and edited (a file that cannot be leaves all of them as they were). Uninstall removes the gate's
-hooks, then whatever became empty because of that (the entry, the event, the file).
+hooks, then whatever became empty because of that (the entry, the event, the file); a file
+that holds no gate hook (`{}`, an empty PreToolUse list) is left byte for byte as it was found.
+
+The hook the install writes is the `gait-gastown-hook` script by its absolute path (worker
+shells may have another PATH); hooks of earlier installs (`<...>/gait gastown hook ...`) are
+recognised too, so a re-install replaces them and an uninstall removes them.
+
+An override file that is a symbolic link is followed: the link stays, and its target is
+replaced atomically (an uninstall that empties it leaves `{}` there rather than remove a file
+the link names). Only a link and a target both owned by the user running the install are
+followed; any other link (another owner's, a dangling one, a loop) is refused with exit 6,
+since following it could write where that user cannot.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import json
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -52,7 +64,8 @@ DEFAULT_TARGETS = ("polecats", "crew")
 DEFAULT_MATCHER = ""  # every tool: the policy decides, reads included
 OVERRIDE_MODE = 0o644  # as gt writes them
 SYNC_TIMEOUT_S = 120
-GATE_ARGV = ["gastown", "hook"]  # after the gait executable
+HOOK_SCRIPT = "gait-gastown-hook"
+LEGACY_ARGV = ["gastown", "hook"]  # an earlier install's hook: `<...>/gait gastown hook ...`
 GUARD = "|| exit 2"  # a hook that cannot start (exit 127) or crashes (1) must still block
 
 
@@ -60,7 +73,7 @@ GUARD = "|| exit 2"  # a hook that cannot start (exit 127) or crashes (1) must s
 class HookSpec:
     """What the installed command runs."""
 
-    gait: str
+    program: str  # the gait-gastown-hook script
     policy: str = ""
     serve: str = ""
     auth_token_env: str = ""
@@ -71,7 +84,7 @@ class HookSpec:
     signing: tuple[tuple[str, str], ...] = ()  # (flag, value): --profile, --key-mode, keys
 
     def command(self) -> str:
-        argv = [self.gait, *GATE_ARGV]
+        argv = [self.program]
         if self.serve:
             argv += ["--serve", self.serve]
             if self.auth_token_env:
@@ -118,12 +131,31 @@ def normalize_target(raw: str) -> str:
     target = raw.strip().replace("__", "/")
     rig, _, role = target.rpartition("/")
     role = ROLE_ALIASES.get(role, role)
+    if "/" in target:
+        check_rig_name(rig, raw)
     if role not in ROLES or (target.count("/") > 1) or ("/" in target and not rig):
         raise InvalidInputError(
             f"unsupported --target {raw!r} (expected one of {', '.join(ROLES)}, or "
             "<rig>__<role> such as myrig__polecats)"
         )
     return f"{rig}/{role}" if rig else role
+
+
+def check_rig_name(rig: str, raw: str) -> None:
+    """Refuse a rig name that could name another file or read as an option: the name becomes
+    part of the override's file name and of the arguments of the commands gt runs."""
+    bad = (
+        not rig
+        or rig.startswith(("-", "."))
+        or ".." in rig
+        or any(c in rig for c in "/\\")
+        or any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in rig)
+    )
+    if bad:
+        raise InvalidInputError(
+            f"unsupported rig name {rig!r} in --target {raw!r} (not empty, no '..', '/' or "
+            "'\\', no leading '-' or '.', no spaces or control characters)"
+        )
 
 
 def override_path(config_dir: Path, target: str) -> Path:
@@ -173,14 +205,16 @@ def _entries(config: dict[str, Any], path: Path) -> list[dict[str, Any]]:
 
 
 def is_gate_hook(hook: Any) -> bool:
-    """Whether a hook is one this command installs: `<...>/gait gastown hook ...`."""
+    """Whether a hook is one this command installs: `<...>/gait-gastown-hook ...`, or an
+    earlier install's `<...>/gait gastown hook ...`."""
     if not isinstance(hook, dict) or not isinstance(hook.get("command"), str):
         return False
     try:
         argv = shlex.split(hook["command"])
     except ValueError:
         return False
-    return len(argv) >= 3 and os.path.basename(argv[0]) == "gait" and argv[1:3] == GATE_ARGV
+    program = os.path.basename(argv[0]) if argv else ""
+    return program == HOOK_SCRIPT or (program == "gait" and argv[1:3] == LEGACY_ARGV)
 
 
 def with_gate(config: dict[str, Any], path: Path, matcher: str, command: str) -> dict[str, Any]:
@@ -214,6 +248,8 @@ def with_gate(config: dict[str, Any], path: Path, matcher: str, command: str) ->
 
 def without_gate(config: dict[str, Any], path: Path) -> dict[str, Any]:
     entries = _entries(config, path)
+    if not any(is_gate_hook(h) for entry in entries for h in entry.get("hooks") or []):
+        return config  # nothing of ours: not even an empty PreToolUse list is tidied away
     return _with_event(config, [e for e in map(_strip_gate, entries) if e is not None])
 
 
@@ -239,22 +275,61 @@ def edit_overrides(
 ) -> list[FileChange]:
     """Apply `edit(config, path)` to each (target, file), reading each file once. Every file is
     read and edited before the first is written, so one that cannot be read or edited leaves
-    all of them as they were."""
+    all of them as they were. An edit that changes nothing leaves the file as it was found."""
     edited = []
     for target, path in paths:
-        before = _read_bytes(path)
-        config = edit({} if before is None else _parse_override(path, before), path)
-        edited.append((target, path, before, config))
+        destination = link_destination(path)
+        before = _read_bytes(destination or path)
+        found = {} if before is None else _parse_override(path, before)
+        config = edit(found, path)
+        edited.append((target, path, destination, before, config if config != found else None))
     return [
-        FileChange(target=target, path=path, action=write_override(path, before, config))
-        for target, path, before, config in edited
+        FileChange(
+            target=target,
+            path=path,
+            action="unchanged"
+            if config is None
+            else write_override(destination or path, before, config, linked=bool(destination)),
+        )
+        for target, path, destination, before, config in edited
     ]
 
 
-def write_override(path: Path, before: bytes | None, config: dict[str, Any]) -> str:
+def link_destination(path: Path) -> Path | None:
+    """The file a symbolic link at `path` names, when it may be written through; None when
+    `path` is no link. A link or target of another user, a dangling link or a loop is refused:
+    following those could write where the user running the install cannot."""
+    try:
+        link = path.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise GaitError(f"read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISLNK(link.st_mode):
+        return None
+    destination = Path(os.path.realpath(path))
+    try:
+        target = destination.stat()
+    except OSError as exc:
+        raise InvalidInputError(
+            f"{path} is a symbolic link to {destination}, which cannot be read "
+            f"({exc.strerror or exc}); make it a file or point it at one"
+        ) from None
+    if link.st_uid != os.geteuid() or target.st_uid != os.geteuid():
+        raise InvalidInputError(
+            f"{path} is a symbolic link to {destination}, and the link or its target is not "
+            "yours; refusing to write through it"
+        )
+    return destination
+
+
+def write_override(
+    path: Path, before: bytes | None, config: dict[str, Any], *, linked: bool = False
+) -> str:
     """Write `config` over the file read as `before` (None: there was none), or remove the file
-    when the config is empty; the action taken."""
-    if not config:
+    when the config is empty (a link's target gets `{}` instead: the link still names it); the
+    action taken."""
+    if not config and not linked:
         if before is None:
             return "unchanged"
         path.unlink()
@@ -306,15 +381,19 @@ def run_sync(town: Path | None) -> dict[str, Any]:
 # ---- checks ---------------------------------------------------------------------------------
 
 
-def gait_executable() -> str:
-    """The absolute path of this `gait`: worker shells may have another PATH, and a hook whose
-    program is missing lets the tool run (the `|| exit 2` guard blocks then)."""
-    beside = Path(sys.executable).parent / "gait"
+def hook_executable() -> str:
+    """The absolute path of the `gait-gastown-hook` script installed with this plugin: worker
+    shells may have another PATH, and a hook whose program is missing lets the tool run (the
+    `|| exit 2` guard blocks then)."""
+    beside = Path(sys.executable).parent / HOOK_SCRIPT
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
-    found = shutil.which("gait")
+    found = shutil.which(HOOK_SCRIPT)
     if found is None:
-        raise DependencyMissingError("cannot find the gait executable to put in the hook")
+        raise DependencyMissingError(
+            f"cannot find the {HOOK_SCRIPT} script to put in the hook (reinstall "
+            "gait-plugin-gastown)"
+        )
     return str(Path(found).absolute())
 
 
@@ -456,7 +535,7 @@ def run_install(
         except WireError as exc:
             raise InvalidInputError(str(exc)) from None
         spec = HookSpec(
-            gait=gait_executable(),
+            program=hook_executable(),
             serve=serve.strip().rstrip("/"),
             auth_token_env=auth_token_env.strip(),
             timeout=timeout,
@@ -467,7 +546,7 @@ def run_install(
         check_signing(profile.strip(), key_mode.strip(), dict(signing).get("--private-key", ""))
         default_out = (home or Path.home() / "gt") / DEFAULT_OUT_DIR
         spec = HookSpec(
-            gait=gait_executable(),
+            program=hook_executable(),
             policy=check_policy(policy.strip()),
             out_dir=str(
                 Path(out_dir.strip()).expanduser().absolute() if out_dir.strip() else default_out

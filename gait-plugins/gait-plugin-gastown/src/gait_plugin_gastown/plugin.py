@@ -1,6 +1,6 @@
 """The hooks of the Gas Town plugin. Nothing heavy is imported here: the adapter and the
-commands load when they are used. `gait gastown hook` itself does not come through here at all
-(entry point `gait.fast`, see `hook`)."""
+commands load when they are used. The hook Claude Code runs (the `gait-gastown-hook` script, see
+`console`) does not come through here at all."""
 
 from __future__ import annotations
 
