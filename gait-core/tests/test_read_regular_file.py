@@ -25,7 +25,7 @@ def test_reads_a_regular_file_up_to_its_limit(tmp_path: Path) -> None:
 def test_refuses_a_file_over_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "big.json"
     path.write_bytes(b"x" * 11)
-    with pytest.raises(InvalidInputError, match=r"intent .*big.json is larger than 10 bytes"):
+    with pytest.raises(InvalidInputError, match=r"intent .*big.json exceeds 10 bytes"):
         read_regular_file(path, 10, what="intent")
 
 
@@ -46,7 +46,7 @@ def test_a_fifo_is_refused_at_once_without_a_writer(tmp_path: Path) -> None:
     assert not thread.is_alive(), "opening a FIFO blocked"
     assert len(outcome) == 1
     assert isinstance(outcome[0], NotRegularFileError)
-    assert str(outcome[0]) == f"policy {fifo} is not a regular file"
+    assert str(outcome[0]) == f"cannot read policy {fifo}: it is not a regular file"
     assert outcome[0].exit_code == ExitCode.INVALID_INPUT
 
 
@@ -57,7 +57,7 @@ def test_sockets_folders_and_devices_are_refused(tmp_path: Path) -> None:
     server.listen(1)
     try:
         for path in (sock_path, tmp_path, Path(os.devnull)):
-            with pytest.raises(NotRegularFileError, match="is not a regular file"):
+            with pytest.raises(NotRegularFileError, match="not a regular file"):
                 read_regular_file(path, 10, what="trace")
     finally:
         server.close()

@@ -115,6 +115,10 @@ class NotRegularFileError(InvalidInputError):
     """A path handed in as a document names a FIFO, device, socket or folder."""
 
 
+def _not_regular(what: str, path: object) -> str:
+    return f"cannot read {what} {path}: it is not a regular file"
+
+
 _READ_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NONBLOCK", 0)
@@ -129,7 +133,7 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, *, what: str = "
 
     Opened non-blocking (opening a FIFO must not wait for a writer), then checked on the open
     descriptor (no race with a swap after a stat): a FIFO, device, socket or folder is refused
-    with NotRegularFileError, whose message names the file and says it is not a regular file.
+    with NotRegularFileError ("cannot read policy p: it is not a regular file").
     A file larger than `limit` is refused without reading more than `limit + 1` bytes. `what`
     names the document in messages ("cannot read policy p.yaml: ...").
     """
@@ -139,14 +143,14 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, *, what: str = "
         # A socket cannot be opened (ENXIO); say what it is rather than the errno.
         with contextlib.suppress(OSError):
             if not stat.S_ISREG(os.stat(path).st_mode):
-                raise NotRegularFileError(f"{what} {path} is not a regular file") from None
+                raise NotRegularFileError(_not_regular(what, path)) from None
         raise InvalidInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFileError(f"{what} {path} is not a regular file")
+            raise NotRegularFileError(_not_regular(what, path))
         if st.st_size > limit:
-            raise InvalidInputError(f"{what} {path} is larger than {limit} bytes")
+            raise InvalidInputError(f"{what} {path} exceeds {limit} bytes")
         chunks: list[bytes] = []
         remaining = limit + 1
         while remaining > 0:
@@ -161,5 +165,5 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, *, what: str = "
         os.close(fd)
     data = b"".join(chunks) if len(chunks) != 1 else chunks[0]
     if len(data) > limit:
-        raise InvalidInputError(f"{what} {path} is larger than {limit} bytes")
+        raise InvalidInputError(f"{what} {path} exceeds {limit} bytes")
     return data

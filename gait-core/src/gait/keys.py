@@ -120,15 +120,14 @@ def parse_public_key(text: str, source: str = "input") -> VerifyKey:
 
 
 def read_key_text(path: str | os.PathLike[str]) -> str:
-    """Read a key file, size-limited; unreadable paths are invalid input."""
+    """Read a key file (a regular file), size-limited; unreadable paths are invalid input."""
+    from gait.fsutil import read_regular_file
+
     file = Path(path)
     try:
-        with file.open("rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {file}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise KeyFileError(f"key file {file} is too large")
+        data = read_regular_file(file, MAX_KEY_FILE_BYTES, what="key file")
+    except InvalidInputError as exc:
+        raise KeyFileError(str(exc)) from exc
     try:
         return data.decode("ascii")
     except UnicodeDecodeError as exc:

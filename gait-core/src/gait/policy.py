@@ -519,7 +519,10 @@ def _build_documents(text: str) -> list[Any]:
 
 
 def parse_policy_document(data: bytes | str) -> Any:
-    """YAML text → the first non-null document as plain Python values (None when empty)."""
+    """YAML text → its one document as plain Python values (None when empty).
+
+    A file with more than one document (`---` separators) is refused: the reference takes the
+    first non-null one, so a reader that takes another would enforce a different policy."""
     if isinstance(data, str):
         try:
             raw = data.encode("utf-8")
@@ -542,10 +545,11 @@ def parse_policy_document(data: bytes | str) -> Any:
         raise PolicyError(f"parse policy yaml: {_one_line(str(exc))}") from exc
     except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:
         raise PolicyError(f"parse policy yaml: {type(exc).__name__}") from exc
-    for document in documents:
-        if document is not None:
-            return document
-    return None
+    if len(documents) > 1:
+        raise PolicyError(
+            f"parse policy yaml: {len(documents)} YAML documents; a policy file holds exactly one"
+        )
+    return documents[0] if documents else None
 
 
 def _one_line(text: str) -> str:
@@ -1668,10 +1672,11 @@ def load_policy(data: bytes | str) -> CompiledPolicy:
 
 
 def load_policy_file(path: str | Path) -> CompiledPolicy:
-    """Read, parse and compile a policy file, refusing files over MAX_POLICY_BYTES."""
+    """Read, parse and compile a policy file (a regular file of at most MAX_POLICY_BYTES)."""
+    from gait.fsutil import read_regular_file
+
     try:
-        with Path(path).open("rb") as handle:
-            data = handle.read(limits.MAX_POLICY_BYTES + 1)
-    except OSError as exc:
+        data = read_regular_file(path, limits.MAX_POLICY_BYTES, what="policy")
+    except InvalidInputError as exc:
         raise PolicyError(f"read policy: {exc}") from exc
     return load_policy(data)

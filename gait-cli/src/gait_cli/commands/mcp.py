@@ -35,12 +35,15 @@ def _refuse(**flags: str) -> None:
 
 
 def _read_call(path: str) -> bytes:
+    if path.strip() != "-":
+        from gait.fsutil import read_regular_file
+
+        try:
+            return read_regular_file(path, MAX_INTENT_BYTES, what="call payload")
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"read call payload: {exc}") from None
     try:
-        if path.strip() == "-":
-            data = sys.stdin.buffer.read(MAX_INTENT_BYTES + 1)
-        else:
-            with Path(path).open("rb") as handle:
-                data = handle.read(MAX_INTENT_BYTES + 1)
+        data = sys.stdin.buffer.read(MAX_INTENT_BYTES + 1)
     except OSError as exc:
         raise InvalidInputError(f"read call payload: {exc.strerror or exc}") from None
     return data
