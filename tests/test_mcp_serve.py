@@ -339,7 +339,7 @@ def test_trace_retention_by_count_and_age(serve: type[Server], work: Path) -> No
     assert other.exists() and len(traces(work)) == 2
 
 
-def test_a_policy_edit_changes_the_next_decision_and_a_broken_one_fails_closed(
+def test_a_policy_edit_changes_the_next_decision_and_a_broken_one_keeps_the_last_good(
     serve: type[Server], work: Path
 ) -> None:
     policy = work / "live.yaml"
@@ -348,17 +348,21 @@ def test_a_policy_edit_changes_the_next_decision_and_a_broken_one_fails_closed(
     assert server.evaluate({"call": WRITE_CALL}).json["verdict"] == "allow"
     policy.write_text(HEAD + "default_verdict: block\n")
     assert server.evaluate({"call": WRITE_CALL}).json["verdict"] == "block"
+    # An edit that does not load never decides: the last good policy stays in force, and
+    # /healthz says the policy in force is stale, and why (issue 15 §4).
     policy.write_text(HEAD + "default_verdict: allow\nrules: [unclosed\n")
-    broken = server.evaluate({"call": WRITE_CALL})
-    assert broken.status == 503 and broken.json["ok"] is False
-    assert "verdict" not in broken.json and "live.yaml is invalid" in broken.json["error"]
+    kept = server.evaluate({"call": WRITE_CALL})
+    assert (kept.status, kept.json["verdict"]) == (200, "block")
     health = server.request("GET", "/healthz")
-    assert health.status == 503 and "live.yaml is invalid" in health.json["error"]
+    assert health.status == 200 and health.json["policy"]["status"] == "stale"
+    assert "live.yaml is invalid" in health.json["policy"]["error"]
     policy.unlink()
-    assert server.evaluate({"call": WRITE_CALL}).status == 503
+    assert server.evaluate({"call": WRITE_CALL}).json["verdict"] == "block"
+    assert server.request("GET", "/healthz").json["policy"]["status"] == "stale"
     policy.write_text(HEAD + "default_verdict: require_approval\n")
     assert server.evaluate({"call": WRITE_CALL}).json["verdict"] == "require_approval"
-    assert server.request("GET", "/healthz").status == 200
+    health = server.request("GET", "/healthz")
+    assert (health.status, health.json) == (200, {"ok": True, "service": "gait.mcp.serve"})
 
 
 RATE_LIMITED = (

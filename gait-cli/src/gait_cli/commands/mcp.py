@@ -282,14 +282,20 @@ def verify(args: tuple[str, ...], policy_path: str, server_path: str, risk_class
 SERVE_HELP = (
     "Run the boundary service: POST /v1/evaluate (also /sse and /stream) decides a tool call and "
     "writes its signed trace; GET /healthz; GET /openapi.json. Binds 127.0.0.1:8787 by default; "
-    "any other address needs --auth-mode token. Stops gracefully on SIGTERM or SIGINT."
+    "any other TCP address needs --auth-mode token; unix:PATH listens on a Unix socket. Stops "
+    "gracefully on SIGTERM or SIGINT."
 )
 
 
 @gait_command(mcp, "serve", exit_codes=(0, 1, 6, 7), help=SERVE_HELP)
 @click.argument("args", nargs=-1)
 @click.option("--policy", "policy_path", default="", help="Policy YAML (reloaded when it changes).")
-@click.option("--listen", default="127.0.0.1:8787", show_default=True, help="host:port.")
+@click.option(
+    "--listen", default="127.0.0.1:8787", show_default=True, help="host:port or unix:PATH."
+)
+@click.option(
+    "--socket-mode", default="0600", show_default=True, help="Unix socket file mode (octal)."
+)
 @click.option("--adapter", default="mcp", show_default=True, help="Default payload format.")
 @click.option("--profile", default="standard", show_default=True, help="standard or oss-prod.")
 @click.option("--auth-mode", default="off", show_default=True, help="off or token.")
@@ -317,6 +323,23 @@ SERVE_HELP = (
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option(
+    "--max-header-bytes",
+    default=16384,
+    show_default=True,
+    type=int,
+    help="Request line and headers; more is a 431 and a closed connection.",
+)
+@click.option("--header-timeout", default="5s", show_default=True, help="Time to send headers.")
+@click.option("--read-timeout", default="30s", show_default=True, help="Time to send a body.")
+@click.option("--idle-timeout", default="60s", show_default=True, help="Keep-alive idle time.")
+@click.option(
+    "--max-connections",
+    default=1024,
+    show_default=True,
+    type=int,
+    help="Open connections per worker; more are answered 503 and closed.",
+)
+@click.option(
     "--bridge",
     "bridges",
     multiple=True,
@@ -332,6 +355,7 @@ def serve(
     args: tuple[str, ...],
     policy_path: str,
     listen: str,
+    socket_mode: str,
     adapter: str,
     profile: str,
     auth_mode: str,
@@ -353,6 +377,11 @@ def serve(
     private_key_env: str,
     rate_limit_state: str,
     workers: int,
+    max_header_bytes: int,
+    header_timeout: str,
+    read_timeout: str,
+    idle_timeout: str,
+    max_connections: int,
     bridges: tuple[str, ...],
     job_root: str,
     context_envelope: str,
@@ -363,10 +392,10 @@ def serve(
     export_names: tuple[str, ...],
 ) -> Report:
     from gait.exports import ExportRequest, open_exports
-    from gait.gate import Gate
     from gait.mcp.boundary import check_profile
     from gait.mcp.toolcall import adapter_name, resolve_decoder
     from gait_cli.mcp_serve import config as cfg
+    from gait_cli.mcp_serve.policy import load_initial
 
     rest = list(args)
     if not policy_path.strip() and rest:
@@ -401,6 +430,12 @@ def serve(
             rate_limit_state=rate_limit_state,
             plugins=not click.get_current_context().find_root().params.get("no_plugins", False),
             workers=workers,
+            socket_mode=cfg.parse_socket_mode(socket_mode),
+            max_header_bytes=max_header_bytes,
+            header_timeout=cfg.parse_timeout("--header-timeout", header_timeout),
+            read_timeout=cfg.parse_timeout("--read-timeout", read_timeout),
+            idle_timeout=cfg.parse_timeout("--idle-timeout", idle_timeout),
+            max_connections=max_connections,
             bridges=sorted({name.strip() for name in bridges if name.strip()}),
             export_log_out=exports.log_out,
             export_otel_out=exports.otel_out,
@@ -424,7 +459,8 @@ def serve(
     probe = open_exports(host, exports, source="mcp.serve", lifetime="service")
     if probe is not None:
         probe.close(0)
-    Gate.load(config.policy, plugins=host)
+    # A FIFO or device as the policy is refused here, before anything waits on it.
+    load_initial(config.policy, host)
     resolve_signer(
         key_mode=config.key_mode,
         private=KeySource(path=config.private_key, env=config.private_key_env),
@@ -440,9 +476,11 @@ def serve(
 
     sock = bind(config, listen=config.workers == 1)
     address = sock.getsockname()
-    listening = (
-        f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
-    )
+    if config.unix_path:
+        listening = config.listen
+    else:
+        ip, port = address[0], address[1]
+        listening = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
     as_json = "--json" in sys.argv
     if as_json:
         click.echo(

@@ -2,37 +2,33 @@
 
 A plain ASGI callable, no framework: four routes whose processing order and error bodies are a
 wire contract (405, 401, 415, 413, 400, then the decision), which a router with its own
-validation layer would only get in the way of.
+validation layer would only get in the way of. The request object and responses are in
+`wire`, token authentication in `auth`, the policy's reloads in `policy`, the limits on
+connections in `protocol`.
 
 Per process: the plugins, the signing key and the compiled policy are loaded once. Each request
-stats the policy file; when it changed, the policy is compiled again and swapped in whole. An
-MCP trust snapshot is cached the same way (only when the policy checks trust). A
-policy that fails to load is never replaced by a guess: evaluations answer 503 and `/healthz`
-says why, until the file loads again. The CPU-only steps of a decision run on the event loop;
-traces go to a group-commit writer thread, other file I/O to a small thread pool.
+stats the policy file; when it changed, the policy is read and compiled again off the event
+loop and swapped in whole (an edit that does not load leaves the last good policy in force).
+An MCP trust snapshot is cached the same way (only when the policy checks trust). The CPU-only
+steps of a decision run on the event loop; traces go to a group-commit writer thread, other
+file I/O to a small thread pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
-import hmac
-import json
 import logging
 import os
-import re
 import threading
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
-import attrs
-
 from gait.errors import Category, GaitError
 from gait.exports import ExportRequest, open_exports
-from gait.gate import Gate
-from gait.intent import IntentDecodeError, decode_json_prefix
 from gait.keys import KeySource
 from gait.mcp import retention
 from gait.mcp.boundary import (
@@ -52,11 +48,21 @@ from gait.mcp.toolcall import Decoder, adapter_name, resolve_decoder
 from gait.mcp.trust import SnapshotCache
 from gait.plugins import load_plugins
 from gait.signers import resolve_signer
-from gait_cli.mcp_serve.config import ServeConfig
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from gait_cli.mcp_serve.auth import ServiceAuth
+from gait_cli.mcp_serve.config import ServeConfig, token_of
+from gait_cli.mcp_serve.policy import PolicyHolder
+from gait_cli.mcp_serve.wire import (
+    Receive,
+    RequestError,
+    Scope,
+    Send,
+    decode_request,
+    encode,
+    error_body,
+    header,
+    media_type_error,
+    respond,
+)
 
 SERVICE: Final = "gait.mcp.serve"
 OPENAPI_PATH: Final = Path(__file__).with_name("openapi.json")
@@ -65,156 +71,6 @@ STRICT_STATUS: Final = {"block": 403, "require_approval": 409, "dry_run": 409}
 RETENTION_PAUSE_SECONDS: Final = 0.25
 SINK_CLOSE_SECONDS: Final = 5.0
 LOG = logging.getLogger("gait.mcp.serve")
-
-_JSON = (b"content-type", b"application/json")
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_MEDIA_TYPE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*$")
-_PARAMETER = re.compile(rf'^\s*{_TOKEN}\s*=\s*(?:{_TOKEN}|"(?:[^"\\]|\\.)*")\s*$')
-
-# The request object (§1.9.4): field -> (Python type, Go type for messages).
-_FIELDS: Final[dict[str, tuple[type, str]]] = {
-    "adapter": (str, "string"),
-    "call": (dict, "map[string]interface {}"),
-    "run_id": (str, "string"),
-    "session_id": (str, "string"),
-    "session_journal": (str, "string"),
-    "checkpoint_interval": (int, "int"),
-    "trace_path": (str, "string"),
-    "runpack_out": (str, "string"),
-    "emit_runpack": (bool, "bool"),
-    "pack_out": (str, "string"),
-    "emit_pack": (bool, "bool"),
-}
-
-
-class RequestError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else "null"
-
-
-def media_type_error(value: str) -> str:
-    """Go's mime.ParseMediaType check of a Content-Type header: "" when it is JSON."""
-    media, *parameters = value.split(";")
-    match = _MEDIA_TYPE.match(media)
-    if match is None or not all(_PARAMETER.match(p) for p in parameters if p.strip()):
-        return "invalid content-type header"
-    if f"{match.group(1)}/{match.group(2)}".lower() != "application/json":
-        return "content-type must be application/json"
-    return ""
-
-
-def decode_request(body: bytes) -> dict[str, Any]:
-    """The request object, read as the reference's strict decoder reads it."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError(400, "decode request: invalid UTF-8 in request body") from None
-    if not text.strip(" \t\r\n"):
-        raise RequestError(400, "decode request: EOF")
-    try:
-        value, end = decode_json_prefix(text, what="request")
-    except IntentDecodeError as exc:
-        raise RequestError(400, f"decode request: {exc}") from None
-    if text[end:].strip(" \t\r\n"):
-        raise RequestError(400, "request body must contain a single JSON object")
-    if type(value) is not dict:
-        raise RequestError(
-            400,
-            f"decode request: json: cannot unmarshal {_kind(value)} into Go value of type "
-            "main.mcpServeEvaluateRequest",
-        )
-    out: dict[str, Any] = {}
-    for key, raw in value.items():
-        if key not in _FIELDS:
-            raise RequestError(400, f'decode request: json: unknown field "{key}"')
-        if raw is None:
-            continue
-        expected, go_type = _FIELDS[key]
-        item = raw
-        if expected is int:
-            ok = type(raw) is float and raw.is_integer() and abs(raw) < 2**63
-            item = int(raw) if ok else raw
-        else:
-            ok = type(raw) is expected
-        if not ok:
-            raise RequestError(
-                400,
-                f"decode request: json: cannot unmarshal {_kind(item)} into Go struct field "
-                f"mcpServeEvaluateRequest.{key} of type {go_type}",
-            )
-        out[key] = item
-    return out
-
-
-def _encode(payload: Mapping[str, Any]) -> bytes:
-    return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-
-
-def _error_body(message: str) -> bytes:
-    return _encode({"ok": False, "error": message})
-
-
-@attrs.define
-class _PolicyState:
-    signature: tuple[int, ...] | None
-    gate: Gate | None
-    error: str
-
-
-class PolicyHolder:
-    """The compiled policy of a file, compiled again when the file changes (stat-based)."""
-
-    def __init__(self, path: Path, host: Any) -> None:
-        self.path = path
-        self.host = host
-        self._lock = threading.Lock()
-        self._state = _PolicyState(None, None, "policy not loaded")
-        self.current()
-
-    def _signature(self) -> tuple[int, ...]:
-        st = os.stat(self.path)
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-    def current(self) -> tuple[Gate | None, str]:
-        """The gate to decide with, or None and why there is none."""
-        state = self._state
-        try:
-            signature: tuple[int, ...] | None = self._signature()
-        except OSError as exc:
-            return None, f"policy {self.path} is unavailable: {exc.strerror or exc}"
-        if signature == state.signature:
-            return state.gate, state.error
-        with self._lock:
-            if self._state.signature == signature:
-                return self._state.gate, self._state.error
-            try:
-                gate, error = Gate.load(self.path, plugins=self.host), ""
-            except GaitError as exc:
-                gate, error = None, f"policy {self.path} is invalid: {exc}"
-            except OSError as exc:
-                gate, error = None, f"policy {self.path} is unavailable: {exc.strerror or exc}"
-            try:
-                settled = self._signature() == signature
-            except OSError:
-                settled = False
-            # A file that changed while it was read is read again by the next request.
-            self._state = _PolicyState(signature if settled else None, gate, error)
-            if error:
-                LOG.warning("%s", error)
-            return gate, error
 
 
 class RetentionWorker:
@@ -255,7 +111,8 @@ class ServeApp:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.host = load_plugins(enabled=config.plugins)
-        self.policy = PolicyHolder(Path(config.policy), self.host)
+        self.pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="gait")
+        self.policy = PolicyHolder(Path(config.policy), self.host, self._io)
         key, warnings = resolve_signer(
             key_mode=config.key_mode,
             private=KeySource(path=config.private_key, env=config.private_key_env),
@@ -270,11 +127,9 @@ class ServeApp:
             rate_limit_state=Path(config.rate_limit_state) if config.rate_limit_state else None,
             trust_snapshots=SnapshotCache(),
         )
-        self.token = b""
-        if config.auth_mode == "token":
-            self.token = os.environ.get(config.auth_token_env, "").strip().encode()
+        # Read once; never logged. None: auth off.
+        self.auth = ServiceAuth(token_of(config)) if config.auth_mode == "token" else None
         self.decoders: dict[str, Decoder] = {}
-        self.pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="gait")
         dirs = {
             "trace": config.trace_dir,
             "runpack": config.runpack_dir,
@@ -316,21 +171,21 @@ class ServeApp:
         path, method = scope["path"], scope["method"]
         if path == "/healthz":
             if method != "GET":
-                await _respond(send, 405, _error_body("expected GET"), allow=b"GET")
+                await respond(send, 405, error_body("expected GET"), allow=b"GET")
                 return
-            await self._healthz(send)
+            await self._healthz(scope, send)
         elif path == "/openapi.json":
             if method != "GET":
-                await _respond(send, 405, _error_body("expected GET"), allow=b"GET")
+                await respond(send, 405, error_body("expected GET"), allow=b"GET")
                 return
-            await _respond(send, 200, self.openapi)
+            await respond(send, 200, self.openapi)
         elif path in EVALUATE_PATHS:
             if method != "POST":
-                await _respond(send, 405, _error_body("expected POST"), allow=b"POST")
+                await respond(send, 405, error_body("expected POST"), allow=b"POST")
                 return
             await self._evaluate(scope, receive, send)
         else:
-            await _respond(
+            await respond(
                 send, 404, b"404 page not found\n", content_type=b"text/plain; charset=utf-8"
             )
 
@@ -355,64 +210,79 @@ class ServeApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _healthz(self, send: Send) -> None:
-        gate, error = self.policy.current()
-        body: dict[str, Any] = {"ok": gate is not None, "service": SERVICE}
-        if gate is None:
-            body["error"] = error
-        if self.exports is not None:
-            # This worker's delivery counts: exports never decide the health status.
-            body["exports"] = self.exports.stats()
-        await _respond(send, 200 if gate is not None else 503, _encode(body))
+    async def _healthz(self, scope: Scope, send: Send) -> None:
+        """200 while the service can decide and write traces, else 503. In token mode the
+        detail (policy path, errors, exports) is shown only to a request that authenticates;
+        others get just `ok` and `service`."""
+        view = await self.policy.current()
+        trace_error = await self._io(_probe_directory, self.config.trace_dir or ".")
+        ok = view.gate is not None and not trace_error
+        body: dict[str, Any] = {"ok": ok, "service": SERVICE}
+        credentials = self.auth.authenticates(scope) if self.auth is not None else None
+        if self.auth is None or credentials is not None:
+            if not ok:
+                body["error"] = trace_error if view.gate is not None else view.error
+            if view.status != "current":
+                body["policy"] = {"path": view.path, "status": view.status, "error": view.error}
+            if trace_error:
+                body["traces"] = {"dir": self.config.trace_dir or ".", "error": trace_error}
+            if self.exports is not None:
+                # This worker's delivery counts: exports never decide the health status.
+                body["exports"] = self.exports.stats()
+        status, data = (200 if ok else 503), encode(body)
+        extra = []
+        if credentials is not None and credentials.nonce and self.auth is not None:
+            extra.append(self.auth.signature(credentials.nonce, b"", status, data))
+        await respond(send, status, data, extra=extra)
 
     async def _evaluate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """405 was checked by the router; then 401, 415, 413, 400 and the decision.
+
+        With a nonce (our clients), the body is read before the Content-Type check and, for
+        the HMAC scheme, before the HMAC is checked (it covers the body); once it is read and
+        the request authenticated, every answer carries the service's HMAC (`signed`).
+        """
+        signed: tuple[str, bytes] | None = None
         try:
-            self._authorize(scope)
-            content_type = _header(scope, b"content-type").strip()
-            if content_type:
-                error = media_type_error(content_type)
-                if error:
-                    raise RequestError(415, error)
-            body = await self._read_body(scope, receive)
+            credentials = self.auth.check_headers(scope) if self.auth is not None else None
+            if credentials is not None and credentials.nonce and self.auth is not None:
+                body = await self._read_body(scope, receive)
+                self.auth.check_body(credentials, scope, body)
+                signed = (credentials.nonce, body)
+                _check_content_type(scope)
+            else:
+                _check_content_type(scope)
+                body = await self._read_body(scope, receive)
             request = decode_request(body)
             status, payload = await self._decide(request)
         except RequestError as exc:
             close = exc.status == 413
             headers = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
-            await _respond(send, exc.status, _error_body(str(exc)), close=close, extra=headers)
+            data = error_body(str(exc))
+            if signed is not None and self.auth is not None:
+                headers.append(self.auth.signature(signed[0], signed[1], exc.status, data))
+            await respond(send, exc.status, data, close=close, extra=headers)
             return
         if self.retention is not None:
             self.retention.kick()
         path = scope["path"]
+        content_type = b"application/json"
+        extra: list[tuple[bytes, bytes]] = []
         if path.endswith("/sse"):
-            body = b"event: evaluate\ndata: " + _encode(payload)[:-1] + b"\n\n"
-            await _respond(
-                send,
-                status,
-                body,
-                content_type=b"text/event-stream",
-                extra=[(b"cache-control", b"no-cache"), (b"connection", b"keep-alive")],
-            )
-        elif path.endswith("/stream"):
-            await _respond(send, status, _encode(payload), content_type=b"application/x-ndjson")
+            data = b"event: evaluate\ndata: " + encode(payload)[:-1] + b"\n\n"
+            content_type = b"text/event-stream"
+            extra = [(b"cache-control", b"no-cache"), (b"connection", b"keep-alive")]
         else:
-            await _respond(send, status, _encode(payload))
-
-    def _authorize(self, scope: Scope) -> None:
-        if self.config.auth_mode != "token":
-            return
-        if not self.token:
-            raise RequestError(401, "auth token is not configured")
-        header = _header(scope, b"authorization").strip()
-        if not header.startswith("Bearer "):
-            raise RequestError(401, "missing bearer authorization")
-        provided = header[len("Bearer ") :].strip().encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(provided, self.token):
-            raise RequestError(401, "invalid bearer authorization")
+            data = encode(payload)
+            if path.endswith("/stream"):
+                content_type = b"application/x-ndjson"
+        if signed is not None and self.auth is not None:
+            extra.append(self.auth.signature(signed[0], signed[1], status, data))
+        await respond(send, status, data, content_type=content_type, extra=extra)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.config.max_request_bytes
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
             raise RequestError(413, "request body exceeds max-request-bytes")
         chunks: list[bytes] = []
@@ -472,9 +342,10 @@ class ServeApp:
         if not runpack_out and request.get("emit_runpack") and config.runpack_dir:
             name = f"runpack_{normalize_run_id(run_id)}_{timestamp_ns()}.zip"
             runpack_out = str(Path(config.runpack_dir) / name)
-        gate, error = self.policy.current()
+        view = self.policy.peek() or await self.policy.reload()
+        gate = view.gate
         if gate is None:
-            raise RequestError(503, error)
+            raise RequestError(503, view.error)
         adapter = adapter_name(request.get("adapter", "") or config.adapter)
         decoder = self.decoders.get(adapter)
         if decoder is None:
@@ -554,31 +425,37 @@ class ServeApp:
         output["session_id"] = session_id
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
+def _check_content_type(scope: Scope) -> None:
+    content_type = header(scope, b"content-type").strip()
+    if content_type:
+        error = media_type_error(content_type)
+        if error:
+            raise RequestError(415, error)
+
+
+def _probe_directory(directory: str) -> str:
+    """ "" when a file can be created and written in `directory`, else why not (for /healthz).
+    An unnamed file (O_TMPFILE) where the system has them: nothing is ever left behind."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    try:
+        if flag:
+            try:
+                fd = os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                    raise
+                flag = 0
+        if not flag:
+            name = os.path.join(directory, f".gait-healthz-{os.getpid()}-{os.urandom(4).hex()}")
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            os.unlink(name)
+        try:
+            os.write(fd, b"\n")
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return f"traces cannot be written to {directory}: {exc.strerror or exc}"
     return ""
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    *,
-    content_type: bytes = _JSON[1],
-    allow: bytes = b"",
-    close: bool = False,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    if allow:
-        headers.append((b"allow", allow))
-    if close:
-        headers.append((b"connection", b"close"))
-    headers.extend(extra or ())
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def create_app() -> ServeApp:

@@ -7,17 +7,27 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
 
 from gait.errors import InvalidInputError
+from gait.mcp import serviceauth
 from gait.timefmt import parse_go_duration
 
 CONFIG_ENV: Final = "GAIT_MCP_SERVE_CONFIG"
 DEFAULT_LISTEN: Final = "127.0.0.1:8787"
 DEFAULT_MAX_REQUEST_BYTES: Final = 1 << 20
+UNIX_PREFIX: Final = "unix:"
+# The limits on hostile clients (docs/mcp.md "Limits"): the reference's Go timeouts, and sizes.
+DEFAULT_MAX_HEADER_BYTES: Final = 16 << 10
+DEFAULT_HEADER_TIMEOUT: Final = "5s"
+DEFAULT_READ_TIMEOUT: Final = "30s"
+DEFAULT_IDLE_TIMEOUT: Final = "60s"
+DEFAULT_MAX_CONNECTIONS: Final = 1024
+DEFAULT_SOCKET_MODE: Final = 0o600
 RETENTION_CLASSES: Final = ("trace", "runpack", "session")
 
 
@@ -51,6 +61,14 @@ class ServeConfig:
     workers: int = 1
     threads: int = 16
     graceful_timeout: int = 30
+    # Unix-socket listener: the socket file's mode.
+    socket_mode: int = DEFAULT_SOCKET_MODE
+    # Per worker process; timeouts in seconds.
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    header_timeout: float = 5.0
+    read_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def to_env(self) -> str:
         return json.dumps(attrs.asdict(self))
@@ -65,6 +83,11 @@ class ServeConfig:
     def host_port(self) -> tuple[str, int]:
         host, port = split_host_port(self.listen)
         return host, int(port)
+
+    @property
+    def unix_path(self) -> str:
+        """The socket path of `--listen unix:PATH`, "" for a TCP listener."""
+        return self.listen[len(UNIX_PREFIX) :] if self.listen.startswith(UNIX_PREFIX) else ""
 
 
 def split_host_port(address: str) -> tuple[str, str]:
@@ -120,18 +143,63 @@ def parse_duration(flag: str, raw: str) -> int:
     return value
 
 
+def parse_timeout(flag: str, raw: str) -> float:
+    """A limit's Go duration in seconds; it must be > 0 (a limit cannot be turned off)."""
+    text = raw.strip()
+    try:
+        value = parse_go_duration(text)
+    except ValueError:
+        raise InvalidInputError(f'parse {flag}: time: invalid duration "{text}"') from None
+    if value <= 0:
+        raise InvalidInputError(f"{flag} must be > 0")
+    return value / 1e9
+
+
+def parse_socket_mode(raw: str) -> int:
+    """`--socket-mode`: octal permission bits, owner read and write included, none for others'
+    write beyond the group (0600 to 0666)."""
+    text = raw.strip()
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise InvalidInputError(
+            f"invalid --socket-mode {text!r} (expected octal, e.g. 0660)"
+        ) from None
+    if mode & ~0o777 or mode & 0o600 != 0o600:
+        raise InvalidInputError(
+            f"invalid --socket-mode {text!r} (expected octal permission bits including 0600)"
+        )
+    return mode
+
+
+def token_of(config: ServeConfig, environ: Mapping[str, str] | None = None) -> bytes:
+    """The service token: the UTF-8 bytes of `--auth-token-env`'s value, surrounding white
+    space removed (clients key their HMAC with the same bytes)."""
+    env = os.environ if environ is None else environ
+    return env.get(config.auth_token_env, "").strip().encode("utf-8", "surrogateescape")
+
+
 def check(config: ServeConfig, environ: dict[str, str] | None = None) -> ServeConfig:
     """The start-up checks of §1.9.2, in the reference's order, plus this version's own."""
     env = os.environ if environ is None else environ
     if config.auth_mode not in ("off", "token"):
         raise InvalidInputError("unsupported --auth-mode value (expected off or token)")
-    if not is_loopback_listen(config.listen) and config.auth_mode != "token":
+    if config.listen.startswith(UNIX_PREFIX):
+        # A Unix socket is guarded by its file mode, so auth may be off (loopback rule: TCP).
+        if not config.unix_path.strip() or "\0" in config.unix_path:
+            raise InvalidInputError("invalid --listen address: unix: needs a socket path")
+    elif not is_loopback_listen(config.listen) and config.auth_mode != "token":
         raise InvalidInputError("non-loopback --listen requires --auth-mode token")
     if config.auth_mode == "token":
         if not config.auth_token_env.strip():
             raise InvalidInputError("--auth-mode token requires --auth-token-env")
         if not env.get(config.auth_token_env, "").strip():
             raise InvalidInputError("--auth-token-env did not resolve to a non-empty value")
+        if len(token_of(config, env)) < serviceauth.MIN_TOKEN_BYTES:
+            raise InvalidInputError(
+                f"--auth-token-env {config.auth_token_env}: the token is shorter than "
+                f"{serviceauth.MIN_TOKEN_BYTES} bytes"
+            )
     if config.max_request_bytes <= 0:
         raise InvalidInputError("--max-request-bytes must be > 0")
     if config.http_verdict_status not in ("compat", "strict"):
@@ -142,6 +210,10 @@ def check(config: ServeConfig, environ: dict[str, str] | None = None) -> ServeCo
         raise InvalidInputError("retention max-count values must be >= 0")
     if config.workers < 1:
         raise InvalidInputError("--workers must be >= 1")
+    if config.max_header_bytes < 1024:
+        raise InvalidInputError("--max-header-bytes must be >= 1024")
+    if config.max_connections < 1:
+        raise InvalidInputError("--max-connections must be >= 1")
     for what, directory in (
         ("trace", config.trace_dir),
         ("runpack", config.runpack_dir),

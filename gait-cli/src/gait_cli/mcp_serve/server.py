@@ -3,7 +3,9 @@
 The listening socket is bound here, before anything is printed, so a port in use is an exit-6
 error with the usual error output. With `--workers N` this module's supervisor starts N spawned
 processes, each with its own SO_REUSEPORT socket on the address; each builds its own app from
-the configuration in `CONFIG_ENV`.
+the configuration in `CONFIG_ENV`. A Unix socket (`--listen unix:PATH`) is bound once, created
+with `--socket-mode` (0600 by default), and shared by the workers (SO_REUSEPORT does not apply
+to Unix sockets); the server removes it when it stops.
 
 Shutdown (SIGTERM or SIGINT): uvicorn stops accepting, lets requests in flight finish (at most
 `graceful_timeout` seconds), runs the app's lifespan shutdown, and the command exits 0. Every
@@ -13,9 +15,11 @@ signal, SIGKILL included, leaves a partial file.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
+import stat
 from typing import Any
 
 from gait.errors import InvalidInputError
@@ -24,13 +28,18 @@ from gait_cli.mcp_serve.config import CONFIG_ENV, ServeConfig
 APP = "gait_cli.mcp_serve.app:create_app"
 
 
+BACKLOG = 2048
+
+
 def bind(config: ServeConfig, *, listen: bool = True) -> socket.socket:
-    """The listening socket (or, for workers, a bound socket that holds the address).
+    """The listening socket (or, for TCP workers, a bound socket that holds the address).
 
     With several workers each binds its own socket to the address with SO_REUSEPORT, so the
     kernel spreads connections evenly over the workers (a single shared socket lets one busy
     worker take most keep-alive connections).
     """
+    if config.unix_path:
+        return bind_unix(config.unix_path, config.socket_mode)
     host, port = config.host_port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
@@ -45,21 +54,97 @@ def bind(config: ServeConfig, *, listen: bool = True) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         if listen:
-            sock.listen(2048)
+            sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise InvalidInputError(f"listen tcp {config.listen}: {exc.strerror or exc}") from None
     return sock
 
 
+def bind_unix(path: str, mode: int) -> socket.socket:
+    """A listening Unix socket at `path`, created with `mode` (never wider for an instant).
+
+    A file at `path` that is not a socket is refused; a socket there is replaced only when
+    nothing answers on it (left by a server that was killed), never while a server listens.
+    """
+
+    def fail(reason: str) -> InvalidInputError:
+        return InvalidInputError(f"listen unix {path}: {reason}")
+
+    try:
+        existing = os.lstat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    if existing is not None:
+        if not stat.S_ISSOCK(existing.st_mode):
+            raise fail("the path exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            pass
+        except OSError as exc:
+            reason = f"cannot tell whether a server listens there: {exc.strerror or exc}"
+            raise fail(reason) from None
+        else:
+            raise fail("address already in use (a server answers on this socket)")
+        finally:
+            probe.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise fail(f"cannot remove the stale socket: {exc.strerror or exc}") from None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # The socket file gets its mode from the umask: none but the owner until it is set.
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(path)
+    except OSError as exc:
+        sock.close()
+        raise fail(exc.strerror or str(exc)) from None
+    finally:
+        os.umask(old_umask)
+    try:
+        os.chmod(path, mode)
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        unlink_socket(path, None)
+        raise fail(exc.strerror or str(exc)) from None
+    return sock
+
+
+def unlink_socket(path: str, inode: int | None) -> None:
+    """Remove the socket file at `path` if it is still ours (`inode`; None: whatever is there)."""
+    try:
+        if inode is None or os.lstat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
 def _uvicorn_config(config: ServeConfig) -> Any:
     import uvicorn
 
+    from gait_cli.mcp_serve.protocol import Limits, protocol_class
+
+    limits = Limits(
+        max_header_bytes=config.max_header_bytes,
+        header_timeout=config.header_timeout,
+        read_timeout=config.read_timeout,
+        max_connections=config.max_connections,
+    )
     return uvicorn.Config(
         APP,
         factory=True,
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        http=protocol_class(limits),
+        ws="none",
         lifespan="on",
         access_log=False,
         log_level="warning",
@@ -67,7 +152,7 @@ def _uvicorn_config(config: ServeConfig) -> Any:
         # Nothing here reads the client address, so X-Forwarded-* headers are never trusted
         # and their middleware is not run for every request.
         proxy_headers=False,
-        timeout_keep_alive=60,
+        timeout_keep_alive=math.ceil(config.idle_timeout),
         timeout_graceful_shutdown=config.graceful_timeout,
     )
 
@@ -86,27 +171,36 @@ def _serve(config: ServeConfig, sock: socket.socket) -> bool:
     return bool(server.started)
 
 
-def worker(address: tuple[Any, ...]) -> None:
-    """One worker process: its own SO_REUSEPORT socket on the server's address."""
+def worker(address: tuple[Any, ...] | socket.socket) -> None:
+    """One worker process: its own SO_REUSEPORT socket on the server's address, or the
+    server's Unix socket (passed to it)."""
     config = ServeConfig.from_env()
+    if isinstance(address, socket.socket):
+        raise SystemExit(0 if _serve(config, address) else 1)
     family = socket.AF_INET6 if len(address) == 4 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
-    sock.listen(2048)
+    sock.listen(BACKLOG)
     raise SystemExit(0 if _serve(config, sock) else 1)
 
 
 def run(config: ServeConfig, sock: socket.socket) -> int:
-    """Serve until SIGTERM or SIGINT; 0 after a graceful stop."""
+    """Serve until SIGTERM or SIGINT; 0 after a graceful stop. A Unix socket's file is removed
+    at the end (if it is still this server's)."""
     os.environ[CONFIG_ENV] = config.to_env()
-    if config.workers == 1:
-        return 0 if _serve(config, sock) else 1
-    return _supervise(config, sock.getsockname())
+    inode = os.lstat(config.unix_path).st_ino if config.unix_path else None
+    try:
+        if config.workers == 1:
+            return 0 if _serve(config, sock) else 1
+        return _supervise(config, sock if config.unix_path else sock.getsockname())
+    finally:
+        if config.unix_path:
+            unlink_socket(config.unix_path, inode)
 
 
-def _supervise(config: ServeConfig, address: tuple[Any, ...]) -> int:
+def _supervise(config: ServeConfig, address: tuple[Any, ...] | socket.socket) -> int:
     """Start the workers, restart one that dies, and on SIGTERM or SIGINT stop them all
     gracefully (each finishes its requests in flight) before exiting."""
     import multiprocessing

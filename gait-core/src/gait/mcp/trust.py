@@ -16,7 +16,6 @@ import math
 import os
 import stat
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -112,10 +111,6 @@ class Snapshot:
 # ---- reading a snapshot -----------------------------------------------------------------------
 
 
-def _refuse_constant(name: str) -> Any:
-    raise SnapshotInvalid(f"invalid JSON number {name}")
-
-
 def _string(raw: Mapping[str, Any], key: str, where: str) -> str:
     value = raw.get(key)
     if value is None:
@@ -198,11 +193,11 @@ def parse_snapshot(data: bytes) -> Snapshot:
     """A snapshot file's bytes → the entries by server key; SnapshotInvalid when unusable."""
     if len(data) > MAX_TRUST_SNAPSHOT_BYTES:
         raise SnapshotInvalid(f"trust snapshot exceeds {MAX_TRUST_SNAPSHOT_BYTES} bytes")
+    from gait.strictjson import JSONReadError, loads
+
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
-    except SnapshotInvalid:
-        raise
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document = loads(data)
+    except JSONReadError as exc:
         raise SnapshotInvalid(f"parse trust snapshot: {exc}") from None
     if not isinstance(document, dict):
         raise SnapshotInvalid("parse trust snapshot: not a JSON object")
@@ -485,16 +480,16 @@ def default_risk_class(policy: MCPTrust) -> str:
 def read_server(path: str) -> dict[str, str]:
     """A server description file (`server_id`, `server_name`, `publisher`, `source`,
     `endpoint`), size-limited and strictly typed."""
+    from gait.fsutil import read_regular_file
+    from gait.strictjson import JSONReadError, loads
+
     try:
-        with Path(path.strip()).open("rb") as handle:
-            data = handle.read(MAX_INTENT_BYTES + 1)
-    except OSError as exc:
-        raise InvalidInputError(f"read server description: {exc.strerror or exc}") from None
-    if len(data) > MAX_INTENT_BYTES:
-        raise InvalidInputError(f"server description exceeds {MAX_INTENT_BYTES} bytes")
+        data = read_regular_file(path.strip(), MAX_INTENT_BYTES, what="server description")
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"read server description: {exc}") from None
     try:
-        raw = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
-    except (SnapshotInvalid, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raw = loads(data)
+    except JSONReadError as exc:
         raise InvalidInputError(f"parse server description: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidInputError("parse server description: not a JSON object")

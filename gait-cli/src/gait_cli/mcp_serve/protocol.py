@@ -1,0 +1,134 @@
+"""The HTTP protocol of `gait mcp serve`: uvicorn's httptools protocol with the limits that a
+service facing hostile clients needs and uvicorn lacks (docs/mcp.md, "Limits").
+
+- Header size: the bytes of a request's start line and headers are counted before the parser
+  sees them (httptools keeps every header byte until the headers end); past `max_header_bytes`
+  the connection gets a 431 and is closed, so a huge header costs at most that much memory.
+- Header read time: a connection must deliver a whole request head within `header_timeout`
+  of its first byte (of being accepted, for the first request), as Go's ReadHeaderTimeout.
+- Body read time: a request's body must arrive within `read_timeout` of its headers.
+- Keep-alive idle time: uvicorn's own `timeout_keep_alive`.
+- Concurrent connections: a connection beyond `max_connections` (per worker process) is
+  answered 503 and closed at once; those not yet accepted wait in the kernel's bounded backlog.
+
+Timers are armed only when a request is left incomplete by a read, so a request that arrives
+whole (the usual case) costs no timer. An expired connection is aborted (reset): a client that
+stopped reading cannot hold it open with unsent bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+import attrs
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    max_header_bytes: int
+    header_timeout: float
+    read_timeout: float
+    max_connections: int
+
+
+def _answer(status: bytes, message: str) -> bytes:
+    body = ('{"ok":false,"error":"' + message + '"}\n').encode()
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+    )
+
+
+HEADERS_TOO_LARGE = _answer(
+    b"431 Request Header Fields Too Large", "request headers exceed max-header-bytes"
+)
+TOO_MANY_CONNECTIONS = _answer(b"503 Service Unavailable", "too many connections")
+
+
+class LimitedProtocol(HttpToolsProtocol):
+    limits: ClassVar[Limits]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0
+        # Waiting for (the rest of) a request head, or for the rest of a body.
+        self._head_pending = True
+        self._body_pending = False
+        self._admitted = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.limits.max_connections:
+            self.transport = transport
+            transport.write(TOO_MANY_CONNECTIONS)
+            transport.close()
+            return
+        self._admitted = True
+        super().connection_made(transport)
+        self._timer = self.loop.call_later(self.limits.header_timeout, self._expire)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._admitted:
+            return
+        if self._head_pending:
+            room = self.limits.max_header_bytes - self._header_bytes
+            if len(data) > room:
+                # Only what may still be head reaches the parser; the rest waits for its verdict.
+                self._header_bytes += room
+                super().data_received(data[:room])
+                if self._head_pending:
+                    self._too_large()
+                    return
+                if self.transport.is_closing():
+                    return
+                data = data[room:]
+            else:
+                self._header_bytes += len(data)
+        super().data_received(data)
+        if self._timer is None and not self.transport.is_closing():
+            if self._head_pending and self._header_bytes:
+                self._timer = self.loop.call_later(self.limits.header_timeout, self._expire)
+            elif self._body_pending:
+                self._timer = self.loop.call_later(self.limits.read_timeout, self._expire)
+
+    def on_headers_complete(self) -> None:
+        self._head_pending = False
+        self._header_bytes = 0
+        self._body_pending = True
+        if self._timer is not None:
+            self._cancel()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._body_pending = False
+        self._head_pending = True
+        if self._timer is not None:
+            self._cancel()
+        super().on_message_complete()
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+    def _too_large(self) -> None:
+        # A response in progress on this connection would be cut by ours: then just close.
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.write(HEADERS_TOO_LARGE)
+        self.transport.close()
+
+
+def protocol_class(limits: Limits) -> type[LimitedProtocol]:
+    """The protocol class for uvicorn's `http=` setting, bound to these limits."""
+    return type("GaitHttpProtocol", (LimitedProtocol,), {"limits": limits})
