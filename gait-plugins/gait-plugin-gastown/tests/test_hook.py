@@ -133,6 +133,13 @@ def test_an_identity_in_the_event_is_not_trusted(
         (("--policy", "POLICY", "--auth-token-env", "T"), b"{}", "goes with --serve"),
         (("--serve", "http://10.0.0.1:8787"), b"{}", "must be on loopback"),
         (("--serve", "https://127.0.0.1:8787"), b"{}", "expected http://HOST:PORT"),
+        (("--serve", "http://127.0.0.1:1"), b"{}", "use --serve unix:PATH or set --auth-token"),
+        (("--serve", "unix:relative.sock"), b"{}", "expected unix:/ABSOLUTE/PATH"),
+        (("--serve", "unix:/x.sock", "--service-uid", "me"), b"{}", "must be a user id"),
+        (("--serve", "http://127.0.0.1:1", "--service-uid", "0"), b"{}", "unix:PATH only"),
+        (("--serve", "unix:/x.sock", "--plain-bearer=yes"), b"{}", "takes no value"),
+        (("--policy", "POLICY", "--plain-bearer"), b"{}", "goes with --serve"),
+        (("--policy", "POLICY", "--service-uid", "0"), b"{}", "goes with --serve"),
         (("--policy", "POLICY"), b"", "no hook event on standard input"),
         (("--policy", "POLICY"), b"not json", "not valid JSON"),
         (("--policy", "POLICY"), b'{"a": 1} {"b": 2}', "extra data"),
@@ -279,8 +286,8 @@ def test_a_hook_that_cannot_even_be_imported_denies(policy: Path, tmp_path: Path
     )
 
 
-def _imported(tmp_path: Path, *args: str) -> set[str]:
-    env = base_env(tmp_path)
+def _imported(tmp_path: Path, *args: str, **extra_env: str) -> set[str]:
+    env = base_env(tmp_path, **extra_env)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run(
         [sys.executable, "-X", "importtime", str(HOOK), *args],
@@ -300,10 +307,22 @@ def _imported(tmp_path: Path, *args: str) -> set[str]:
 HEAVY = {"click", "pluggy", "attrs", "cattrs", "yaml", "cryptography", "json", "re", "typing"}
 
 
-def test_the_service_path_imports_only_cheap_standard_modules(tmp_path: Path) -> None:
-    modules = _imported(tmp_path, "--serve", "http://127.0.0.1:9")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--serve", "http://127.0.0.1:9", "--auth-token-env", "T"),
+        ("--serve", "unix:/nonexistent/gait.sock", "--auth-token-env", "T"),
+        ("--serve", "unix:/nonexistent/gait.sock"),
+    ],
+)
+def test_the_service_path_imports_only_cheap_standard_modules(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    modules = _imported(tmp_path, *args, T="a-token-of-at-least-16-bytes")
     assert "gait_plugin_gastown.hook" in modules
     assert not modules & HEAVY, modules & HEAVY
+    # the HMAC comes from _sha256 and _operator: OpenSSL (hashlib, hmac) costs milliseconds
+    assert not modules & {"hashlib", "hmac", "_hashlib", "ssl", "struct", "socket"}
     assert not {m for m in modules if m == "gait" or m.startswith(("gait.", "gait_cli"))}
     assert "gait_plugin_gastown.local" not in modules
 

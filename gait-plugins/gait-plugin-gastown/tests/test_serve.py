@@ -77,7 +77,8 @@ def test_require_approval_through_the_service_asks(hook: HookRunner, service: Se
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"GAIT_TOKEN": "wrong"}, "HTTP 401"),
+        ({"GAIT_TOKEN": "wrong-but-16-bytes-long"}, "HTTP 401"),
+        ({"GAIT_TOKEN": "short"}, "holds a token of 5 bytes; the service needs at least 16"),
         ({"GAIT_TOKEN": ""}, "--auth-token-env GAIT_TOKEN is not set"),
     ],
 )
@@ -89,16 +90,25 @@ def test_a_refused_token_is_a_deny(
     assert message in run.stderr and TOKEN not in run.stderr
 
 
+def test_plain_bearer_is_the_references_exchange(hook: HookRunner, service: Server) -> None:
+    """--plain-bearer (off by default): the token as a bearer, for the reference's service."""
+    run = ask(hook, service, "touch blocked.marker", "--plain-bearer")
+    assert run.code == 2 and "gastown_test_blocked" in run.stderr
+
+
 def test_a_service_that_is_down_is_a_deny(hook: HookRunner, service: Server) -> None:
-    port = service.port
     service.stop()
-    run = hook("--serve", f"http://127.0.0.1:{port}", event=claude_event("ls"), env=POLECAT)
+    run = ask(hook, service, "ls")
     assert run.code == 2
     assert (
         "gait blocked this call: the gate failed closed: no answer from the service" in run.stderr
     )
-    nothing = hook("--serve", f"http://localhost:{free_port()}", event=claude_event("ls"))
+    nothing = hook(
+        "--serve", f"http://localhost:{free_port()}", "--plain-bearer", event=claude_event("ls")
+    )
     assert nothing.code == 2 and "no answer from the service" in nothing.stderr
+    socket = hook("--serve", f"unix:{service.cwd}/none.sock", event=claude_event("ls"))
+    assert socket.code == 2 and "no answer from the service" in socket.stderr
 
 
 def test_a_service_without_the_plugin_is_a_deny(
@@ -106,7 +116,10 @@ def test_a_service_without_the_plugin_is_a_deny(
 ) -> None:
     server = Server(tmp_path, "--policy", str(policy))  # GAIT_PLUGINS= : no gastown adapter
     try:
-        run = hook("--serve", f"http://127.0.0.1:{server.port}", event=claude_event("ls"))
+        run = hook(
+            "--serve", f"http://127.0.0.1:{server.port}", "--plain-bearer",
+            event=claude_event("ls"),
+        )  # fmt: skip
     finally:
         server.stop()
     assert run.code == 2
@@ -119,10 +132,12 @@ def test_strict_verdict_status_is_read_too(hook: HookRunner, tmp_path: Path, pol
         env={"GAIT_PLUGINS": "gastown"},
     )  # fmt: skip
     try:
-        url = f"http://127.0.0.1:{server.port}"
-        blocked = hook("--serve", url, event=claude_event("touch blocked.marker"))
-        approval = hook("--serve", url, event=claude_event("touch approval.marker"))
-        allowed = hook("--serve", url, event=claude_event("ls"))
+        url = f"http://127.0.0.1:{server.port}"  # no token: the reference's exchange
+        blocked = hook("--serve", url, "--plain-bearer", event=claude_event("touch blocked.marker"))
+        approval = hook(
+            "--serve", url, "--plain-bearer", event=claude_event("touch approval.marker")
+        )
+        allowed = hook("--serve", url, "--plain-bearer", event=claude_event("ls"))
     finally:
         server.stop()
     assert blocked.code == 2 and "gastown_test_blocked" in blocked.stderr  # HTTP 403

@@ -94,8 +94,28 @@ def add_commands(cli: click.Group) -> None:
         help="polecats, crew, <rig>__polecats, ... (repeatable; default polecats and crew).",
     )
     @click.option("--policy", default="", help="Policy YAML the hook decides with (checked now).")
-    @click.option("--serve", default="", help="Or a gait mcp serve URL on loopback.")
-    @click.option("--auth-token-env", default="", help="Env var with the service's token.")
+    @click.option(
+        "--serve",
+        default="",
+        help="Or a gait mcp serve: unix:/PATH (its socket) or http://127.0.0.1:PORT.",
+    )
+    @click.option(
+        "--auth-token-env",
+        default="",
+        help="Env var with the service's token (required over TCP; never sent).",
+    )
+    @click.option(
+        "--service-uid",
+        default="",
+        help="With --serve unix:PATH: the uid the service runs as (default: yours).",
+    )
+    @click.option(
+        "--plain-bearer",
+        is_flag=True,
+        default=False,
+        help="Send the token as a bearer to the reference's service (not safe against a port "
+        "squatter).",
+    )
     @click.option(
         "--matcher",
         default="",

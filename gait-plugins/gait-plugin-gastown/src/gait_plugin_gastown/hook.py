@@ -26,7 +26,18 @@ import sys
 import time
 
 from gait_plugin_gastown.identity import IDENTITY_KEY, identity_from
-from gait_plugin_gastown.wire import WireError, dumps, loads, post_json, split_service_url
+from gait_plugin_gastown.wire import (
+    MIN_TOKEN_BYTES,
+    RESPONSE_AUTH_HEADER,
+    WireError,
+    client_headers,
+    dumps,
+    loads,
+    post_json,
+    response_is_authentic,
+    split_service_url,
+    split_unix_url,
+)
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy honours this name
 if TYPE_CHECKING:
@@ -48,9 +59,10 @@ class UsageError(Exception):
 
 
 class Option:
-    """One flag: `--name VALUE` or `--name=VALUE`; `multiple` ones may repeat."""
+    """One flag: `--name VALUE` or `--name=VALUE`; `multiple` ones may repeat; a `switch`
+    takes no value (its value is "1" when given)."""
 
-    __slots__ = ("choices", "default", "help", "metavar", "multiple", "name", "scope")
+    __slots__ = ("choices", "default", "help", "metavar", "multiple", "name", "scope", "switch")
 
     def __init__(
         self,
@@ -62,6 +74,7 @@ class Option:
         choices: tuple[str, ...] = (),
         multiple: bool = False,
         scope: str = "",
+        switch: bool = False,
     ) -> None:
         self.name = name
         self.metavar = metavar
@@ -70,6 +83,7 @@ class Option:
         self.choices = choices
         self.multiple = multiple
         self.scope = scope  # "local": only with --policy; "serve": only with --serve
+        self.switch = switch
 
     @property
     def dest(self) -> str:
@@ -81,14 +95,34 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--serve",
         "URL",
-        "Ask a running `gait mcp serve` instead (http://127.0.0.1:PORT, loopback only; it needs "
-        "this plugin installed too). A service that does not answer is a deny.",
+        "Ask a running `gait mcp serve` instead: unix:/PATH (its --listen unix:PATH; the hook "
+        "checks the socket's server runs as --service-uid or root before sending anything) or "
+        "http://127.0.0.1:PORT (loopback only; needs --auth-token-env). It needs this plugin "
+        "installed too. A service that does not answer, or cannot prove who it is, is a deny.",
     ),
     Option(
         "--auth-token-env",
         "NAME",
-        "Environment variable holding the service's bearer token (serve --auth-mode token).",
+        "Environment variable holding the service's token (serve --auth-mode token; at least "
+        "16 bytes). The token is never sent: the hook proves it holds it and honours only an "
+        "answer whose X-Gait-Server-Auth proves the service holds it too.",
         scope="serve",
+    ),
+    Option(
+        "--service-uid",
+        "UID",
+        "With --serve unix:PATH: the uid the service runs as (root is always accepted); "
+        "default: this process's uid.",
+        scope="serve",
+    ),
+    Option(
+        "--plain-bearer",
+        "",
+        "Compatibility with the reference's service: send the token as `Authorization: Bearer` "
+        "and honour an answer that proves nothing. Not safe against a process that takes the "
+        "service's port first.",
+        scope="serve",
+        switch=True,
     ),
     Option(
         "--timeout",
@@ -184,6 +218,8 @@ class Options:
     policy: str
     serve: str
     auth_token_env: str
+    service_uid: str
+    plain_bearer: str
     timeout: str
     approval: str
     max_input_bytes: str
@@ -250,7 +286,11 @@ def parse_options(args: Sequence[str]) -> Options:
         option = _BY_NAME.get(name)
         if option is None:
             raise UsageError(f"unknown argument {arg!r} (see gait gastown hook --help)")
-        if not equals:
+        if option.switch:
+            if equals:
+                raise UsageError(f"{name} takes no value")
+            value = "1"
+        elif not equals:
             index += 1
             if index == len(args):
                 raise UsageError(f"{name} needs a value")
@@ -353,21 +393,51 @@ def read_event(limit: int) -> dict[str, object]:
 
 
 def ask_service(options: Options, event: dict[str, object], timeout: float) -> Decision:
-    """POST the call to `gait mcp serve`'s /v1/evaluate and read its decision."""
+    """POST the call to `gait mcp serve`'s /v1/evaluate and read its decision, honoured only
+    from a service that proved who it is: by the socket's owner (a Unix socket) or by an HMAC
+    over this request and its answer (the token, gait.mcp.serviceauth)."""
     url = options.serve.strip()
-    host, port = split_service_url(url)
-    headers = {}
-    token_env = options.auth_token_env.strip()
-    if token_env:
-        token = os.environ.get(token_env, "")
-        if not token:
-            raise UsageError(f"--auth-token-env {token_env} is not set")
-        headers["Authorization"] = "Bearer " + token
+    plain = bool(options.plain_bearer)
+    token = _service_token(options)
+    address: tuple[str, int] | str
+    service_uid = -1
+    if url.startswith("unix:"):
+        address = split_unix_url(url)
+        service_uid = _service_uid(options)
+    else:
+        address = split_service_url(url)
+        if options.given("--service-uid"):
+            raise UsageError("--service-uid goes with --serve unix:PATH only")
+        if not token and not plain:
+            raise UsageError(
+                f"--serve {url}: over TCP the hook cannot tell the service from another process "
+                "on its port without the token: use --serve unix:PATH or set --auth-token-env"
+            )
     body = dumps({"adapter": ADAPTER, "call": event}).encode("ascii")
+    headers: dict[str, str] = {}
+    nonce = ""
+    if token and plain:
+        headers["Authorization"] = "Bearer " + token.decode("utf-8", "surrogateescape")
+    elif token:
+        nonce, headers = client_headers(token, "POST", EVALUATE_PATH, body)
     try:
-        status, raw = post_json(host, port, EVALUATE_PATH, body, headers, timeout)
+        status, answer_headers, raw = post_json(
+            address, EVALUATE_PATH, body, headers, timeout, service_uid=service_uid
+        )
     except OSError as exc:  # refused, reset, timed out
         raise WireError(f"no answer from the service at {url}: {exc}") from None
+    if nonce and not response_is_authentic(
+        token,
+        nonce=nonce,
+        request_body=body,
+        status=status,
+        body=raw,
+        claimed=answer_headers.get(RESPONSE_AUTH_HEADER, ""),
+    ):
+        raise WireError(
+            f"the service at {url} could not prove it holds the token (HTTP {status} without a "
+            "valid X-Gait-Server-Auth): it refused the hook's proof, or it is not the service"
+        )
     try:
         answer = loads(raw.decode("utf-8"))
     except (WireError, UnicodeDecodeError):
@@ -389,6 +459,32 @@ def ask_service(options: Options, event: dict[str, object], timeout: float) -> D
         _strings(answer.get("violations")),
         trace_id if isinstance(trace_id, str) else "",
     )
+
+
+def _service_token(options: Options) -> bytes:
+    """The token named by --auth-token-env (b"" without one)."""
+    token_env = options.auth_token_env.strip()
+    if not token_env:
+        return b""
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise UsageError(f"--auth-token-env {token_env} is not set")
+    data = token.encode("utf-8", "surrogateescape")
+    if len(data) < MIN_TOKEN_BYTES:
+        raise UsageError(
+            f"--auth-token-env {token_env} holds a token of {len(data)} bytes; the service "
+            f"needs at least {MIN_TOKEN_BYTES}"
+        )
+    return data
+
+
+def _service_uid(options: Options) -> int:
+    text = options.service_uid.strip()
+    if not text:
+        return os.getuid()
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        raise UsageError("--service-uid must be a user id (a whole number)")
+    return int(text)
 
 
 def _strings(value: object) -> list[str]:

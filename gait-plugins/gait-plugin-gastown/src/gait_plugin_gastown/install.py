@@ -77,6 +77,8 @@ class HookSpec:
     policy: str = ""
     serve: str = ""
     auth_token_env: str = ""
+    service_uid: str = ""  # with a unix: service
+    plain_bearer: bool = False
     out_dir: str = ""
     timeout: str = ""
     approval: str = ""
@@ -89,6 +91,10 @@ class HookSpec:
             argv += ["--serve", self.serve]
             if self.auth_token_env:
                 argv += ["--auth-token-env", self.auth_token_env]
+            if self.service_uid:
+                argv += ["--service-uid", self.service_uid]
+            if self.plain_bearer:
+                argv += ["--plain-bearer"]
         else:
             argv += ["--policy", self.policy, "--out-dir", self.out_dir]
             for bridge in self.bridges:
@@ -481,6 +487,35 @@ def _check_timeout(timeout: str) -> str:
         raise InvalidInputError(str(exc)) from None
 
 
+def _check_service(serve: str, token_env: str, service_uid: str, plain_bearer: bool) -> str:
+    """What the hook would refuse on every call, refused now; the --service-uid it gets (for a
+    unix: service: the one given, else the installing user's)."""
+    from gait_plugin_gastown.wire import WireError, split_service_url, split_unix_url
+
+    try:
+        if serve.startswith("unix:"):
+            split_unix_url(serve)
+        else:
+            split_service_url(serve)
+    except WireError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if not serve.startswith("unix:"):
+        if service_uid:
+            raise InvalidInputError("--service-uid goes with --serve unix:PATH")
+        if not token_env and not plain_bearer:
+            raise InvalidInputError(
+                f"--serve {serve}: over TCP the hook cannot tell the service from another "
+                "process on its port without the token: use --serve unix:PATH or give "
+                "--auth-token-env"
+            )
+        return ""
+    if not service_uid:
+        return str(os.getuid())
+    if not service_uid.isascii() or not service_uid.isdigit() or len(service_uid) > 10:
+        raise InvalidInputError("--service-uid must be a user id (a whole number)")
+    return str(int(service_uid))
+
+
 def run_install(
     *,
     town: str,
@@ -498,6 +533,8 @@ def run_install(
     private_key: str,
     private_key_env: str,
     sync: bool,
+    service_uid: str = "",
+    plain_bearer: bool = False,
 ) -> Report:
     if bool(policy.strip()) == bool(serve.strip()):
         raise InvalidInputError("give either --policy PATH or --serve URL")
@@ -519,8 +556,10 @@ def run_install(
             "--bridge, --out-dir, --profile and the key flags go with --policy; with --serve, "
             "give them to gait mcp serve"
         )
-    if auth_token_env.strip() and not serve.strip():
-        raise InvalidInputError("--auth-token-env goes with --serve")
+    if (auth_token_env.strip() or service_uid.strip() or plain_bearer) and not serve.strip():
+        raise InvalidInputError(
+            "--auth-token-env, --service-uid and --plain-bearer go with --serve"
+        )
     if any(ord(c) < 32 for c in matcher):
         raise InvalidInputError("--matcher must not hold control characters")
     timeout = _check_timeout(timeout.strip())
@@ -528,16 +567,14 @@ def run_install(
     config_dir = config_directory(home)
     names = list(dict.fromkeys(normalize_target(t) for t in (targets or DEFAULT_TARGETS)))
     if serve.strip():
-        from gait_plugin_gastown.wire import WireError, split_service_url
-
-        try:
-            split_service_url(serve.strip())
-        except WireError as exc:
-            raise InvalidInputError(str(exc)) from None
         spec = HookSpec(
             program=hook_executable(),
             serve=serve.strip().rstrip("/"),
             auth_token_env=auth_token_env.strip(),
+            service_uid=_check_service(
+                serve.strip(), auth_token_env.strip(), service_uid.strip(), plain_bearer
+            ),
+            plain_bearer=plain_bearer,
             timeout=timeout,
             approval=approval,
         )

@@ -1,20 +1,25 @@
-"""JSON and one HTTP/1.1 request to a loopback service, from the C parts of the standard library.
+"""JSON, one HTTP/1.1 request to a local service (loopback TCP or a Unix socket) and the
+service authentication of gait.mcp.serviceauth, from the C parts of the standard library.
 
 `gait gastown hook --serve` runs once per tool call and must cost little more than starting
-Python: the `json` package imports `re` and `enum`, and `socket`/`http.client` import `selectors`,
-`email` and `ssl`, which together cost more than the whole budget. The C modules behind them
-(`_json`, `_socket`) are what those packages call; where one is missing (another Python
-implementation), the public module serves instead.
+Python: the `json` package imports `re` and `enum`, `socket`/`http.client` import `selectors`,
+`email` and `ssl`, and `hmac`/`hashlib` load OpenSSL, which together cost more than the whole
+budget. The C modules behind them (`_json`, `_socket`, `_sha256`, `_operator`) are what those
+packages call; where one is missing (another Python implementation), the public module serves
+instead. The HMAC here is byte-identical to serviceauth's (a test proves it).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy honours this name
 if TYPE_CHECKING:
     from _socket import socket as _SocketLike
     from collections.abc import Callable
+    from typing import Any
 
 try:
     import _json
@@ -22,6 +27,22 @@ try:
 except ImportError:  # pragma: no cover - CPython always has both
     _json = None  # type: ignore[assignment]
     _socket = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from hashlib import sha256
+    from hmac import compare_digest
+else:
+    try:
+        from _operator import _compare_digest as compare_digest
+    except ImportError:  # pragma: no cover - CPython has it built in
+        from hmac import compare_digest
+    try:
+        from _sha256 import sha256  # CPython 3.11 (without OpenSSL, which costs milliseconds)
+    except ImportError:  # pragma: no cover - depends on the Python
+        try:
+            from _sha2 import sha256  # CPython 3.12+
+        except ImportError:
+            from hashlib import sha256
 
 MAX_RESPONSE_BYTES = 1 << 20
 _WHITESPACE = " \t\n\r"
@@ -127,29 +148,107 @@ def is_loopback(host: str) -> bool:
     )
 
 
+def split_unix_url(url: str) -> str:
+    """`unix:/run/gait/serve.sock` -> "/run/gait/serve.sock" (an absolute path: the hook runs
+    in every worker's folder)."""
+    path = url[len("unix:") :]
+    if not path.startswith("/") or "\0" in path:
+        raise WireError(f"--serve {url!r}: expected unix:/ABSOLUTE/PATH")
+    return path
+
+
 def post_json(
-    host: str, port: int, path: str, body: bytes, headers: dict[str, str], timeout: float
-) -> tuple[int, bytes]:
-    """POST `body` and return the status and body of the answer; at most `timeout` seconds in
-    all, at most MAX_RESPONSE_BYTES read."""
+    address: tuple[str, int] | str,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    *,
+    service_uid: int = -1,
+) -> tuple[int, dict[str, str], bytes]:
+    """POST `body` and return the status, headers (names in lower case) and body of the
+    answer; at most `timeout` seconds in all, at most MAX_RESPONSE_BYTES read. `address` is
+    (host, port), or the path of a Unix socket, whose server must run as `service_uid` (or
+    root; checked before anything is sent)."""
     deadline = time.monotonic() + timeout
     for name, value in headers.items():
         if any(c in name + value for c in "\r\n\0"):
             raise WireError(f"header {name} holds a line break")
+    if isinstance(address, str):
+        host_header = "localhost"
+        connection = _connect_unix(address, deadline)
+        try:
+            check_peer_uid(connection, address, service_uid)
+        except BaseException:
+            connection.close()
+            raise
+    else:
+        host_header = _host_header(*address)
+        connection = _connect(*address, deadline)
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {_host_header(host, port)}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         "Connection: close\r\n"
         + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         + "\r\n"
     )
-    connection = _connect(host, port, deadline)
     try:
         connection.sendall(head.encode("latin-1") + body)
         raw = _read_all(connection, deadline)
     finally:
         connection.close()
     return _parse_response(raw)
+
+
+def _connect_unix(path: str, deadline: float) -> _SocketLike:
+    if _socket is None:  # pragma: no cover
+        import socket
+
+        connection: _SocketLike = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    else:
+        connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        connection.settimeout(_remaining(deadline))
+        connection.connect(path)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def peer_uid(connection: _SocketLike) -> int:
+    """The uid of the process that serves the Unix socket `connection` is connected to: the
+    kernel's record (SO_PEERCRED on Linux: struct ucred {pid, uid, gid}; LOCAL_PEERCRED on
+    macOS and the BSDs: struct xucred {version, uid, ...}), never anything the peer says."""
+    module: Any = _socket
+    if module is None:  # pragma: no cover
+        import socket as module
+    option = getattr(module, "SO_PEERCRED", None)
+    if option is not None and sys.platform.startswith("linux"):
+        data = connection.getsockopt(module.SOL_SOCKET, option, 12)
+        if len(data) != 12:
+            raise WireError("SO_PEERCRED gave no struct ucred")
+        return int.from_bytes(data[4:8], sys.byteorder)
+    option = getattr(module, "LOCAL_PEERCRED", None)
+    if option is not None:
+        data = connection.getsockopt(getattr(module, "SOL_LOCAL", 0), option, 76)
+        if len(data) < 8 or int.from_bytes(data[:4], sys.byteorder) != 0:  # XUCRED_VERSION
+            raise WireError("LOCAL_PEERCRED gave no struct xucred")
+        return int.from_bytes(data[4:8], sys.byteorder)
+    raise WireError(
+        f"cannot check who serves a Unix socket on {sys.platform}: this Python exposes neither "
+        "SO_PEERCRED nor LOCAL_PEERCRED; use http://127.0.0.1:PORT with --auth-token-env"
+    )
+
+
+def check_peer_uid(connection: _SocketLike, path: str, expected: int) -> None:
+    """Refuse a socket served by anyone but uid `expected` or root."""
+    found = peer_uid(connection)
+    if found not in (expected, 0):
+        raise WireError(
+            f"the service socket {path} is served by uid {found}, not the expected uid "
+            f"{expected} (--service-uid) or root: nothing was sent"
+        )
 
 
 def _host_header(host: str, port: int) -> str:
@@ -204,7 +303,7 @@ def _read_all(connection: _SocketLike, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-def _parse_response(raw: bytes) -> tuple[int, bytes]:
+def _parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     head, separator, body = raw.partition(b"\r\n\r\n")
     if not separator:
         raise WireError("the service closed the connection before a whole answer")
@@ -227,7 +326,7 @@ def _parse_response(raw: bytes) -> tuple[int, bytes]:
         if len(body) < length:
             raise WireError("the service's answer was cut short")
         body = body[:length]
-    return int(status_line[1]), body
+    return int(status_line[1]), headers, body
 
 
 def _unchunk(data: bytes) -> bytes:
@@ -244,3 +343,74 @@ def _unchunk(data: bytes) -> bytes:
             return b"".join(out)
         out.append(data[:size])
         data = data[size + 2 :]
+
+
+# ---- service authentication (gait.mcp.serviceauth, version 1) -------------------------------
+
+_BLOCK = 64  # SHA-256's block size
+_INNER = bytes(x ^ 0x36 for x in range(256))
+_OUTER = bytes(x ^ 0x5C for x in range(256))
+MIN_TOKEN_BYTES = 16  # serviceauth.MIN_TOKEN_BYTES (a test keeps them equal)
+NONCE_HEADER = "X-Gait-Auth-Nonce"
+TIME_HEADER = "X-Gait-Auth-Time"
+REQUEST_AUTH_HEADER = "X-Gait-Auth"
+RESPONSE_AUTH_HEADER = "x-gait-server-auth"  # as _parse_response keys it
+
+
+def hmac_sha256_hex(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 (RFC 2104), as `hmac.new(key, message, hashlib.sha256).hexdigest()`."""
+    if len(key) > _BLOCK:
+        key = sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = sha256(key.translate(_INNER) + message).digest()
+    return sha256(key.translate(_OUTER) + inner).hexdigest()
+
+
+def _mac(key: bytes, *parts: str) -> str:
+    return "v1=" + hmac_sha256_hex(key, "\n".join(parts).encode("utf-8"))
+
+
+def request_auth(
+    key: bytes, nonce: str, unix_time: int, method: str, path: str, body: bytes
+) -> str:
+    """serviceauth.request_auth: the value of `X-Gait-Auth`."""
+    return _mac(
+        key,
+        "gait-request-v1",
+        nonce,
+        str(unix_time),
+        method.upper(),
+        path,
+        sha256(body).hexdigest(),
+    )
+
+
+def response_auth(key: bytes, nonce: str, request_body: bytes, status: int, body: bytes) -> str:
+    """serviceauth.response_auth: the value of `X-Gait-Server-Auth`."""
+    return _mac(
+        key,
+        "gait-response-v1",
+        nonce,
+        sha256(request_body).hexdigest(),
+        str(status),
+        sha256(body).hexdigest(),
+    )
+
+
+def client_headers(key: bytes, method: str, path: str, body: bytes) -> tuple[str, dict[str, str]]:
+    """A fresh nonce and the headers that prove the client holds `key` (serviceauth's
+    client_headers), sent instead of the token."""
+    nonce = os.urandom(32).hex()
+    unix_time = int(time.time())
+    mac = request_auth(key, nonce, unix_time, method, path, body)
+    return nonce, {NONCE_HEADER: nonce, TIME_HEADER: str(unix_time), REQUEST_AUTH_HEADER: mac}
+
+
+def response_is_authentic(
+    key: bytes, *, nonce: str, request_body: bytes, status: int, body: bytes, claimed: str
+) -> bool:
+    """serviceauth.response_is_authentic: only then may the hook honour the answer."""
+    if not key or not claimed:
+        return False
+    expected = response_auth(key, nonce, request_body, status, body)
+    return compare_digest(expected.encode("ascii"), claimed.encode("utf-8", "replace"))
