@@ -1,15 +1,14 @@
-"""Issue 9 budgets: `gait gastown hook`, the PreToolUse gate of every Gas Town tool call, as a
-whole process with a Claude Code event on standard input.
+"""Issue 9 and 15 budgets: `gait-gastown-hook`, the PreToolUse gate of every Gas Town tool
+call, as a whole process with a Claude Code event on standard input.
 
 - The policy decided in the hook's own process (`--policy`, trace and intent record written):
-  median at most 4x a bare `python -c pass`.
-- Asked of a running `gait mcp serve` (`--serve`): median at most 2x.
+  median at most 6x a bare `python -c pass` (every call in its own process: warm start is gone).
+- Asked of a running `gait mcp serve` (`--serve`): median at most 2x, on its Unix socket
+  (`--serve unix:PATH`, the server's uid checked) and over loopback TCP with the token (the
+  HMAC exchange of gait.mcp.serviceauth), each by the installed `gait-gastown-hook`.
 
-The local hook runs as installed: warm start on (gait_cli.warm), so after a session's first
-call a warm process's fork decides; the same hook with GAIT_WARM=0 is reported beside it.
-The four are sampled in turns (bare, local, local cold, service, bare, ...) so that load from
-elsewhere falls on each alike; only the gastown plugin is selected, as on a worker with no other
-plugin.
+They are sampled in turns (bare, local, service, bare, ...) so that load from elsewhere falls on
+each alike; only the gastown plugin is selected, as on a worker with no other plugin.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness import BIN, Figure, wait_for_warm_process, warm_start
+from benchmarks.harness import BIN, Figure
 
 RUNS = 21
 POLICY = """schema_id: gait.gate.policy
@@ -71,29 +70,41 @@ def _run(argv: Sequence[str], data: bytes, env: dict[str, str], cwd: Path) -> fl
 def run() -> list[Figure]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.mcp_server import Server
+    from tests.security.services import UnixServe
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    with tempfile.TemporaryDirectory() as folder, warm_start() as warm:
+    with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         (work / "policy.yaml").write_text(POLICY)
-        env.update(POLECAT, GAIT_PLUGINS="gastown", GAIT_HOME=str(work / "home"), **warm)
+        env.update(POLECAT, GAIT_PLUGINS="gastown", GAIT_HOME=str(work / "home"))
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        server = Server(work, "--policy", "policy.yaml", env={"GAIT_PLUGINS": "gastown"})
+        token = {"GAIT_BENCH_TOKEN": os.urandom(32).hex()}
+        env.update(token)
+        token_mode = ("--auth-mode", "token", "--auth-token-env", "GAIT_BENCH_TOKEN")
+        served = {"GAIT_PLUGINS": "gastown", **token}
+        server = Server(work, "--policy", "policy.yaml", *token_mode, env=served)
+        unix_server = UnixServe(work, "--policy", "policy.yaml", env=served)
         try:
-            gait = str(BIN / "gait")
-            local = [gait, "gastown", "hook", "--policy", "policy.yaml"]
+            hook = str(BIN / "gait-gastown-hook")
             commands = {
                 "bare": ([sys.executable, "-c", "pass"], b""),
-                "local": (local, json.dumps(EVENT).encode()),
-                "cold": (["env", "GAIT_WARM=0", *local], json.dumps(EVENT).encode()),
+                "local": ([hook, "--policy", "policy.yaml"], json.dumps(EVENT).encode()),
                 "serve": (
-                    [gait, "gastown", "hook", "--serve", f"http://127.0.0.1:{server.port}"],
+                    [
+                        hook,
+                        "--serve",
+                        f"http://127.0.0.1:{server.port}",
+                        "--auth-token-env",
+                        "GAIT_BENCH_TOKEN",
+                    ],
+                    json.dumps(EVENT).encode(),
+                ),
+                "serve_unix": (
+                    [hook, "--serve", unix_server.url],
                     json.dumps(EVENT).encode(),
                 ),
             }
             samples: dict[str, list[float]] = {name: [] for name in commands}
-            _run(local, json.dumps(EVENT).encode(), env, work)
-            wait_for_warm_process(env)
             for round_ in range(RUNS + 1):  # the first round warms caches up
                 for name, (argv, data) in commands.items():
                     elapsed = _run(argv, data, env, work)
@@ -101,29 +112,31 @@ def run() -> list[Figure]:
                         samples[name].append(elapsed)
         finally:
             server.stop()
-    bare, local, cold, served = (
-        statistics.median(samples[n]) for n in ("bare", "local", "cold", "serve")
+            unix_server.stop()
+    bare, local, served, served_unix = (
+        statistics.median(samples[n]) for n in ("bare", "local", "serve", "serve_unix")
     )
     return [
         Figure("python -c pass (baseline, same run)", bare, "ms"),
         Figure(
-            "gait gastown hook --policy (whole process)",
+            "gait-gastown-hook --policy (whole process)",
             local,
             "ms",
-            budget=4 * bare,
+            budget=6 * bare,
             note=f"{local / bare:.1f}x baseline; decision, signed trace, intent record",
         ),
         Figure(
-            "gait gastown hook --policy, GAIT_WARM=0",
-            cold,
+            "gait-gastown-hook --serve unix:PATH (whole process)",
+            served_unix,
             "ms",
-            note=f"{cold / bare:.1f}x baseline; a session's first call, or warm start off",
+            budget=2 * bare,
+            note=f"{served_unix / bare:.2f}x baseline; the socket's server uid checked first",
         ),
         Figure(
-            "gait gastown hook --serve (whole process)",
+            "gait-gastown-hook --serve http://127.0.0.1 --auth-token-env (whole process)",
             served,
             "ms",
             budget=2 * bare,
-            note=f"{served / bare:.1f}x baseline; the service decides and writes the trace",
+            note=f"{served / bare:.2f}x baseline; HMAC both ways, the token never sent",
         ),
     ]
