@@ -11,15 +11,34 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     from gait_cli.fast import try_fast_path
 
-    code = try_fast_path(argv)
-    if code is None:
-        _load(argv)
-        from gait_cli.app import run
+    try:
+        code = try_fast_path(argv)
+        if code is None:
+            _load(argv)
+            from gait_cli.app import run
 
-        code = run(argv)
-    if sys.stdout is not None:  # None when the process started with standard output closed
-        sys.stdout.flush()
+            code = run(argv)
+        if sys.stdout is not None:  # None when the process started with standard output closed
+            sys.stdout.flush()
+    except OSError as exc:  # what every command turns into an answer: its output failed
+        return _unanswered(exc)
     return code
+
+
+def _unanswered(exc: OSError) -> int:
+    """Exit 1 with a line on standard error: the answer (perhaps an allow) was not delivered,
+    so the exit code must not say it was. Output already refused goes to /dev/null, or
+    Python's own flush at exit fails again."""
+    import contextlib
+    import os
+
+    where = exc.filename or "standard output"
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"gait error: cannot write {where}: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+    return 1
 
 
 def _load(argv: list[str]) -> None:

@@ -21,6 +21,7 @@ from gait.errors import (
     category_for_exit,
     error_envelope,
     exit_code_for,
+    write_failure,
 )
 from gait_cli.fast import correlation_id, dump_json
 from gait_cli.registry import exit_code_table
@@ -65,6 +66,8 @@ def emit_error(
         click.echo(dump_json({**envelope, "correlation_id": correlation_id(argv)}))
     else:
         click.echo(f"{prefix} error: {message}", err=True)
+        if hint:
+            click.echo(f"hint: {hint}", err=True)
     return int(exit_code_for(category))
 
 
@@ -83,11 +86,22 @@ def gait_command(
             argv = list(sys.argv)
             prefix = " ".join(click.get_current_context().command_path.split()[1:]) or "gait"
             try:
-                code = emit(func(**kwargs), as_json=as_json, argv=argv)
-            except GaitError as exc:
-                code = emit_error(
-                    str(exc), exc.category, as_json=as_json, argv=argv, prefix=prefix, hint=exc.hint
+                report = func(**kwargs)
+            except (GaitError, OSError) as exc:
+                # An OSError is a file operation no code path turned into a GaitError: still an
+                # answer that names the file, never a traceback.
+                error = (
+                    exc
+                    if isinstance(exc, GaitError)
+                    else write_failure(exc.filename or "(no file name)", exc, doing="I/O error on")
                 )
+                code = emit_error(
+                    str(error), error.category, as_json=as_json, argv=argv, prefix=prefix,
+                    hint=error.hint,
+                )  # fmt: skip
+            else:
+                # Failing to print the answer itself is main's to report.
+                code = emit(report, as_json=as_json, argv=argv)
             raise SystemExit(code)
 
         return group.command(name, help=help, epilog=exit_code_table(exit_codes))(json_option(run))

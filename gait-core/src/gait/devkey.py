@@ -11,6 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from gait.errors import GaitError
 from gait.keys import SigningKey, VerifyKey, parse_private_key, read_key_text, write_key_pair
 
 DEV_WARNING = (
@@ -31,9 +32,16 @@ def dev_key_paths() -> tuple[Path, Path]:
 def load_or_create_dev_key() -> SigningKey:
     private_path, public_path = dev_key_paths()
     if not private_path.exists():
-        # Another process may create it first; then theirs is the one to use.
-        with contextlib.suppress(FileExistsError):
-            write_key_pair(SigningKey.generate(), private_path, public_path)
+        try:
+            # Another process may create it first; then theirs is the one to use.
+            with contextlib.suppress(FileExistsError):
+                write_key_pair(SigningKey.generate(), private_path, public_path)
+        except GaitError as exc:
+            hint = (
+                f"dev mode keeps its key in $GAIT_HOME/dev (here {private_path.parent}): set "
+                "GAIT_HOME to a folder this user can write, or sign with --key-mode prod"
+            )
+            raise GaitError(str(exc), category=exc.category, hint=hint) from exc
     return parse_private_key(read_key_text(private_path), f"path:{private_path}")
 
 

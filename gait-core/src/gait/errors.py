@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import errno
+import os
 from typing import Any
 
 
@@ -112,6 +114,57 @@ class DependencyMissingError(GaitError):
 
 class StateContentionError(GaitError):
     category = Category.STATE_CONTENTION
+
+
+class FileWriteError(GaitError):
+    """A file could not be written: the message names it, the hint says what to do."""
+
+    category = Category.IO_FAILURE
+
+
+class OutputPathError(InvalidInputError, FileWriteError):
+    """A file could not be written because of the path named: invalid input."""
+
+
+# Errors of the path named (it cannot hold a file, or this user may not write it: the caller's to
+# fix, invalid input as the reference has it), then errors of the machine (full, read-only,
+# failing: an I/O failure). The advice names the file or `{folder}`, the folder it goes in.
+_DENIED = "this user may not write {path}: allow it to write in {folder} or choose another path"
+_PATH_ERRORS = {
+    errno.EACCES: _DENIED,
+    errno.EPERM: _DENIED,
+    errno.ENOTDIR: "a parent of {path} is not a folder: choose another path",
+    errno.EEXIST: "a parent of {path} is not a folder: choose another path",
+    errno.EISDIR: "{path} is a folder: name a file",
+    errno.ENOENT: "a folder on the way to {path} does not exist: create it or choose another path",
+    errno.ENAMETOOLONG: "{path} is too long a name: choose a shorter path",
+    errno.ELOOP: "{path} goes through a loop of symbolic links: choose another path",
+}
+_MACHINE_ERRORS = {
+    errno.ENOSPC: "the file system that holds {folder} is full: free space or choose another path",
+    errno.EDQUOT: "the disk quota for {folder} is used up: free space, raise the quota or choose "
+    "another path",
+    errno.EROFS: "{folder} is on a read-only file system: choose a path on a writable one",
+}
+_OTHER_ERROR = "the file system that holds {folder} failed: check it and the system log, then retry"
+
+
+def write_failure(
+    path: str | os.PathLike[str], exc: OSError, what: str = "file", *, doing: str = ""
+) -> FileWriteError:
+    """The error for `exc`, raised while writing `what` at `path`, naming the file and the fix.
+
+    The message is `cannot write <what> <path>: <reason>`, or `<doing> <path>: <reason>` when
+    the reference has its own words for it (`append export`)."""
+    where = os.fspath(path)
+    fields = {"path": where, "folder": os.path.dirname(where) or "."}
+    reason = exc.strerror or str(exc)
+    message = f"{doing or 'cannot write ' + what} {where}: {reason}"
+    code = exc.errno or 0
+    if code in _PATH_ERRORS:
+        return OutputPathError(message, hint=_PATH_ERRORS[code].format(**fields))
+    advice = _MACHINE_ERRORS.get(code, _OTHER_ERROR)
+    return FileWriteError(message, hint=advice.format(**fields))
 
 
 def error_envelope(message: str, category: Category, hint: str = "") -> dict[str, Any]:

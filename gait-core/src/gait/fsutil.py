@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from gait.errors import InvalidInputError, StateContentionError
+from gait.errors import InvalidInputError, StateContentionError, write_failure
 
 # tempfile.mkstemp's flags: create the file or fail, and never follow a planted symlink.
 _CREATE_FLAGS = (
@@ -31,19 +31,25 @@ def _create_beside(path: Path) -> tuple[int, str]:
             continue
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool = True) -> None:
+def write_atomic(
+    path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool = True, what: str = "file"
+) -> None:
     """Write to a temporary file beside `path`, fsync, chmod, then move it into place.
 
     With `overwrite=False` the move is a hard link, which fails with FileExistsError instead of
     replacing a file that appeared in the meantime. An existing `path` that is not a regular file
     (a device such as /dev/null, a FIFO, a folder) is refused: renaming over it would replace
-    the device for every program on the machine when run as root.
+    the device for every program on the machine when run as root. Any other failure (a full or
+    read-only file system, no permission) is a GaitError naming `what` and `path`, and leaves no
+    temporary file behind.
     """
-    _refuse_special(path)
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = _create_beside(path)
+    tmp_name = ""
+    linking = False
     try:
+        _refuse_special(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = _create_beside(path)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -52,15 +58,34 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool 
         if overwrite:
             os.replace(tmp_name, path)
         else:
+            linking = True
             os.link(tmp_name, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
+            linking = False
             os.unlink(tmp_name)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        if linking and isinstance(exc, FileExistsError):
+            raise  # the caller's answer to a file that appeared meanwhile, not a failure
+        raise write_failure(path, exc, what) from exc
     finally:
-        os.close(dir_fd)
+        if tmp_name:
+            # Already gone once moved into place. Otherwise best effort: the error being raised
+            # says more than a failed clean-up would.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str], what: str = "file") -> Iterator[None]:
+    """Turn an OSError raised in the block into the error envelope's write failure for `path`."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_failure(path, exc, what) from exc
 
 
 def _refuse_special(path: Path) -> None:
@@ -88,6 +113,8 @@ def lock_file(
             break
         except FileExistsError:
             pass
+        except OSError as exc:
+            raise write_failure(lock, exc, f"{what} lock") from exc
         try:
             age = time.time() - os.stat(lock).st_mtime
         except FileNotFoundError:
@@ -102,7 +129,8 @@ def lock_file(
     try:
         try:
             if body:
-                os.write(fd, body)
+                with writing(lock, f"{what} lock"):
+                    os.write(fd, body)
         finally:
             os.close(fd)
         yield

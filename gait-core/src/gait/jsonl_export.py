@@ -16,6 +16,7 @@ locked append.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from gait.errors import InvalidInputError
+from gait.errors import InvalidInputError, write_failure
 from gait.exports import (
     DecisionEvent,
     Exporter,
@@ -144,7 +145,9 @@ class LockedAppender:
                         pending.done, pending.error = True, error
                     self._cond.notify_all()
         if item.error is not None:
-            raise type(item.error)(str(item.error))
+            # A copy for each waiting writer (a raised exception collects its traceback), with
+            # the category and hint of the original.
+            raise copy.copy(item.error)
 
     def _write(self, data: bytes) -> None:
         try:
@@ -158,7 +161,7 @@ class LockedAppender:
             ):
                 self._append(data)
         except OSError as exc:
-            raise InvalidInputError(f"append export {self.path}: {exc.strerror or exc}") from None
+            raise write_failure(self.path, exc, doing="append export") from None
 
     def _append(self, data: bytes) -> None:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import os
@@ -191,11 +192,22 @@ def load_signing_key(private: KeySource, public: KeySource | None = None) -> Sig
 def write_key_pair(
     key: SigningKey, private_path: Path, public_path: Path, *, overwrite: bool = False
 ) -> None:
-    """Write both key files atomically with mode 0600."""
+    """Write both key files atomically with mode 0600. When the public key cannot be written,
+    the private one is removed again: half a pair would sign what its public file cannot verify.
+    """
     from gait.fsutil import write_atomic
 
-    write_atomic(private_path, key.encode().encode("ascii"), overwrite=overwrite)
-    write_atomic(public_path, key.public.encode().encode("ascii"), overwrite=overwrite)
+    write_atomic(
+        private_path, key.encode().encode("ascii"), overwrite=overwrite, what="private key"
+    )
+    try:
+        write_atomic(
+            public_path, key.public.encode().encode("ascii"), overwrite=overwrite, what="public key"
+        )
+    except BaseException:
+        with contextlib.suppress(OSError):
+            private_path.unlink()
+        raise
 
 
 @functools.lru_cache(maxsize=16)

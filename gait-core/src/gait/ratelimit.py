@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 
 from gait.errors import InvalidInputError
-from gait.fsutil import lock_file, write_atomic
+from gait.fsutil import lock_file, write_atomic, writing
 from gait.limits import MAX_RECORD_BYTES
 from gait.timefmt import GoTime
 
@@ -57,7 +57,8 @@ def _scope_key(scope: str, tool_name: str, identity: str) -> str:
 
 def _locked(state: Path) -> contextlib.AbstractContextManager[None]:
     lock = state.with_name(state.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    with writing(state, "rate limit state"):
+        lock.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps(
         {
             "schema_id": "gait.gate.rate_limit_lock",
@@ -117,7 +118,8 @@ def consume(
             "schema_version": "1.0.0",
             "counters": [{"key": k, "count": counters[k]} for k in sorted(counters)],
         }
-        write_atomic(state, (json.dumps(document, indent=2) + "\n").encode())
+        data = (json.dumps(document, indent=2) + "\n").encode()
+        write_atomic(state, data, what="rate limit state")
     return LimitResult(
         allowed=allowed,
         key=key,

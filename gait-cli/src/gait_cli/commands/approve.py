@@ -83,10 +83,7 @@ def approve(
         producer_version=__version__,
     )
     path = Path(out or f"approval_{token.token_id}.json")
-    try:
-        write_atomic(path, trace_json_bytes(to_wire(token)))
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_atomic(path, trace_json_bytes(to_wire(token)), what="approval token")
     payload = {
         "token_id": token.token_id,
         "token_path": str(path),

@@ -180,10 +180,7 @@ def init(
     path = Path(output or chosen.template_path)
     if path.exists() and not force:
         raise InvalidInputError(f"{path} exists; pass --force to replace it")
-    try:
-        write_atomic(path, chosen.render(options).encode("utf-8"), TEMPLATE_MODE)
-    except OSError as exc:
-        raise InvalidInputError(f"write {path}: {exc.strerror or exc}") from exc
+    write_atomic(path, chosen.render(options).encode("utf-8"), TEMPLATE_MODE, what="CI template")
     local = options.contract_command()
     return Report(
         payload={

@@ -102,9 +102,10 @@ def _standard() -> dict[str, Any]:
 def _policy() -> dict[str, Any]:
     from gait import Gate
 
-    write_atomic(Path(POLICY_PATH), DEMO_POLICY.encode("utf-8"))
+    write_atomic(Path(POLICY_PATH), DEMO_POLICY.encode("utf-8"), what="demo policy")
     intent = _demo_intent()
-    write_atomic(Path(INTENT_PATH), (json.dumps(intent, indent=2) + "\n").encode("utf-8"))
+    data = (json.dumps(intent, indent=2) + "\n").encode("utf-8")
+    write_atomic(Path(INTENT_PATH), data, what="demo intent")
     decision = Gate.from_yaml(DEMO_POLICY).evaluate(intent)
     if decision.verdict != "block":
         raise VerificationError(f"expected block verdict, got {decision.verdict}")

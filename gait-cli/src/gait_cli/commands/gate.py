@@ -244,7 +244,7 @@ def eval_(
             tool_name=decision.evaluation.intent.tool_name,
             context=outcome.approval_context,
         )
-        write_atomic(audit_path, trace_json_bytes(audit))
+        write_atomic(audit_path, trace_json_bytes(audit), what="approval audit")
         payload["approval_audit_path"] = str(audit_path)
         if not outcome.approval.approval_ref and approval_token_ref:
             payload["approval_ref"] = approval_token_ref

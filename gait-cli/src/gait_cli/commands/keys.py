@@ -34,8 +34,6 @@ def _write_new_pair(out_dir: Path, prefix: str, *, force: bool) -> Report:
         write_key_pair(key, private_path, public_path, overwrite=force)
     except FileExistsError as exc:
         raise InvalidInputError(f"key file already exists: {exc.filename}") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write keys to {out_dir}: {exc.strerror or exc}") from exc
     return Report(
         payload={
             "prefix": prefix,

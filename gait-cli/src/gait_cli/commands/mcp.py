@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gait.errors import ExitCode, GaitError, InvalidInputError
+from gait.errors import ExitCode, GaitError, InvalidInputError, error_envelope
 from gait.gostrings import go_lower, go_trim_space
 from gait.keys import KeySource
 from gait.limits import MAX_INTENT_BYTES
@@ -145,10 +145,12 @@ def proxy_command(name: str) -> None:
                 pack_out=pack_out,
             )
         except GaitError as exc:
-            hint = {"hint": exc.hint} if exc.hint else {}
+            # The whole envelope from the error itself: its category (io_failure,
+            # state_contention) is not the exit code's.
+            hint = [f"hint: {exc.hint}"] if exc.hint else []
             return Report(
-                payload={"executed": False, "error": str(exc), **hint},
-                text=[f"mcp proxy error: {exc}"],
+                payload={**error_envelope(str(exc), exc.category, exc.hint), "executed": False},
+                text=[f"mcp proxy error: {exc}", *hint],
                 exit_code=exc.exit_code,
                 ok=False,
             )

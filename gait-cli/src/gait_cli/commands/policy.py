@@ -3,6 +3,7 @@ and decide intents with the library alone."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections import Counter
@@ -12,7 +13,7 @@ from typing import Any
 
 import click
 
-from gait.errors import ExitCode, InvalidInputError
+from gait.errors import ExitCode, InvalidInputError, write_failure
 from gait.evaluate import EXIT_CODE_BY_VERDICT, Decision, evaluate
 from gait.fsutil import write_atomic
 from gait.intent import normalize_intent
@@ -118,12 +119,13 @@ def _rewrite_in_place(path: str, text: str) -> None:
     target = Path(os.path.realpath(path))
     # Replacing the file would succeed even if it is read-only; honour that like a plain write.
     if not os.access(target, os.W_OK):
-        raise InvalidInputError(f"cannot write policy {path}: Permission denied")
+        code = errno.EROFS if os.statvfs(target).f_flag & os.ST_RDONLY else errno.EACCES
+        raise write_failure(path, OSError(code, os.strerror(code)), "policy")
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
-        write_atomic(target, text.encode("utf-8"), mode)
     except OSError as exc:
-        raise InvalidInputError(f"cannot write policy {path}: {exc.strerror or exc}") from exc
+        raise InvalidInputError(f"cannot read policy {path}: {exc.strerror or exc}") from exc
+    write_atomic(target, text.encode("utf-8"), mode, what="policy")
 
 
 @gait_command(
@@ -200,11 +202,9 @@ def init(template: str, out: str, force: bool) -> Report:
     text = template_text(resolved).encode("utf-8")
     try:
         # A policy is configuration, not a secret: readable by others, like a file from git.
-        write_atomic(Path(out_path), text, 0o644, overwrite=force)
+        write_atomic(Path(out_path), text, 0o644, overwrite=force, what="policy")
     except FileExistsError as exc:
         raise InvalidInputError(exists_message) from exc
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write policy {out_path}: {exc.strerror or exc}") from exc
     next_commands = [
         f"gait policy validate {out_path} --json",
         f"gait policy fmt {out_path} --write --json",

@@ -283,7 +283,7 @@ def diff(sides: tuple[str, ...], privacy: str, output: str) -> Report:
     if output:
         document = {"privacy": privacy, "summary": summary}
         encoded = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        write_atomic(Path(output), encoded.encode("utf-8"))
+        write_atomic(Path(output), encoded.encode("utf-8"), what="diff")
     changed = diff_changed(summary)
     verb = "changed" if changed else "ok"
     text = [f"diff {verb}: {summary['run_id_left']} vs {summary['run_id_right']}"]

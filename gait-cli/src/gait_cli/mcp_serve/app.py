@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
-from gait.errors import Category, GaitError
+from gait.errors import Category, FileWriteError, GaitError
 from gait.exports import ExportRequest, open_exports
 from gait.keys import KeySource
 from gait.mcp import retention
@@ -310,6 +310,9 @@ class ServeApp:
             return await self._decide_or_raise(request)
         except RequestError:
             raise
+        except FileWriteError as exc:  # the service's own folders: not the client's to fix
+            LOG.error("artifact write failed: %s", exc)
+            raise RequestError(500, str(exc)) from None
         except GaitError as exc:
             status = 503 if exc.category == Category.STATE_CONTENTION else 400
             raise RequestError(status, str(exc)) from None

@@ -25,6 +25,7 @@ import attrs
 from gait import __version__
 from gait.errors import InvalidInputError
 from gait.evaluate import EXIT_CODE_BY_VERDICT
+from gait.fsutil import writing
 from gait.gate import EnforceOptions, Gate, GateDecision, GateOutcome, enforce
 from gait.gostrings import go_lower, go_trim_space
 from gait.mcp.toolcall import (
@@ -488,7 +489,9 @@ def write_trace_of(signed: Signed, request: CallRequest) -> Path:
     if request.trace_path is not None:
         write_trace_bytes(request.trace_path, data)
         return request.trace_path
-    return write_new(request.trace_dir, prefix, ".json", data)
+    # The name is chosen when the file is complete; a failure names the pattern.
+    with writing(request.trace_dir / f"{prefix}*.json", "trace"):
+        return write_new(request.trace_dir, prefix, ".json", data)
 
 
 def write_runpack(
@@ -540,6 +543,7 @@ def write_runpack(
     )
     built = build_runpack(source, capture_mode="reference", signing_key=key)
     if path.parent != Path():
-        os.makedirs(path.parent, mode=0o750, exist_ok=True)
+        with writing(path, "runpack"):
+            os.makedirs(path.parent, mode=0o750, exist_ok=True)
     write_runpack_zip(path, built.members)
     return path

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from gait import __version__
 from gait.errors import InvalidInputError, StateContentionError
+from gait.fsutil import writing
 from gait.timefmt import GoTime
 
 JOURNAL_SCHEMA: Final = "gait.runpack.session_journal"
@@ -166,6 +167,11 @@ def append_to(path: Path, session_id: str, run_id: str, event: Mapping[str, Any]
 
 
 def _append(path: Path, session_id: str, run_id: str, event: Mapping[str, Any]) -> int | None:
+    with writing(path, "session journal"):
+        return _append_event(path, session_id, run_id, event)
+
+
+def _append_event(path: Path, session_id: str, run_id: str, event: Mapping[str, Any]) -> int | None:
     now = GoTime.now().format()
     with _locked_journal(path) as fd:
         size = os.fstat(fd).st_size

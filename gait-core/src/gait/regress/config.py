@@ -278,11 +278,8 @@ def scan_fixtures(work_dir: Path) -> list[ConfigFixture]:
 
 
 def write_file(path: Path, data: bytes, what: str) -> None:
-    """Atomic, mode 0600, like every file regress writes; InvalidInputError names `what`."""
-    try:
-        write_atomic(path, data, FILE_MODE)
-    except OSError as exc:
-        raise InvalidInputError(f"write {what}: {path}: {exc.strerror or exc}") from exc
+    """Atomic, mode 0600, like every file regress writes; a failure names `what`."""
+    write_atomic(path, data, FILE_MODE, what=what)
 
 
 def write_config(work_dir: Path) -> None:

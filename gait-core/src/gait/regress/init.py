@@ -13,6 +13,7 @@ from pathlib import Path
 import attrs
 
 from gait.errors import GaitError, InvalidInputError
+from gait.fsutil import writing
 from gait.gostrings import go_trim_space
 from gait.regress import gopath
 from gait.regress.config import (
@@ -87,10 +88,8 @@ def init_fixture(source: Path, *, name: str = "", work_dir: Path = Path()) -> In
         raise InvalidInputError(f"invalid fixture name: {fixture_name}")
 
     fixture_dir = work_dir / FIXTURES_DIR_NAME / fixture_name
-    try:
+    with writing(fixture_dir, "fixture directory"):
         fixture_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInputError(f"create fixture directory: {exc.strerror or exc}") from exc
     try:
         content = source.read_bytes()
     except OSError as exc:

@@ -95,7 +95,7 @@ def unsafe_member_name(name: str) -> bool:
 
 def write_runpack_zip(path: Path, members: Mapping[str, bytes]) -> None:
     """Write `members` as a deterministic zip, atomically, with file mode 0600."""
-    write_atomic(path, runpack_zip_bytes(members))
+    write_atomic(path, runpack_zip_bytes(members), what="runpack")
 
 
 def runpack_zip_bytes(members: Mapping[str, bytes]) -> bytes:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from gait.devkey import gait_home
+from gait.errors import GaitError
 from gait.fsutil import write_atomic
 from gait.timefmt import GoTime
 
@@ -42,7 +43,7 @@ def add(count: int, error: str, endpoint: str, path: Path | None = None) -> None
     if count <= 0:
         return
     target = path or ledger_path()
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, GaitError):  # write_atomic's failures are GaitErrors
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock_fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
