@@ -168,9 +168,11 @@ def test_undeclared_data_files_count_as_missing(tmp_path: Path) -> None:
     assert result.files_checked == 2
 
 
-def test_undeclared_extra_members_are_ignored(tmp_path: Path) -> None:
+def test_undeclared_extra_members_fail_verification(tmp_path: Path) -> None:
+    # Issue 15 section 5: a member the manifest does not list is covered by no digest.
     path = runpack_with(tmp_path / "r.zip", {**DATA, "notes.txt": b"hi"}, manifest_for(DATA))
-    assert verify_runpack(path).ok
+    with pytest.raises(VerificationError, match="not listed in the manifest: notes.txt"):
+        verify_runpack(path)
 
 
 def test_sha256_comparison_ignores_case(tmp_path: Path) -> None:

@@ -48,8 +48,9 @@ def _text(result: VerifyResult) -> list[str]:
     exit_codes=(0, 2, 6),
     help=(
         "Verify a runpack offline: every member's sha256, the manifest digest and, with a key, "
-        "its signatures. RUN is a run_id (looked up in ./gait-out, then $GAIT_HOME/runpacks) "
-        "or a path. Exit 2 when it does not verify."
+        "its signatures (then a runpack must be signed, unless --allow-unsigned). RUN is a "
+        "run_id (looked up in ./gait-out, then $GAIT_HOME/runpacks) or a path. Exit 2 when it "
+        "does not verify."
     ),
 )
 @click.argument("run", nargs=-1, metavar="RUN")
@@ -60,11 +61,17 @@ def _text(result: VerifyResult) -> list[str]:
     help="standard, or strict (requires a verified signature and a key).",
 )
 @click.option("--require-signature", is_flag=True, help="Fail unless a signature verifies.")
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="With a key: accept a runpack without signatures (a key otherwise requires one).",
+)
 @verify_key_options
 def verify(
     run: tuple[str, ...],
     profile: str,
     require_signature: bool,
+    allow_unsigned: bool,
     public_key: str,
     public_key_env: str,
     private_key: str,
@@ -77,7 +84,14 @@ def verify(
         raise InvalidInputError(
             f"unsupported --profile value {profile!r} (expected standard or strict)"
         )
+    if allow_unsigned and (require_signature or resolved_profile == "strict"):
+        raise InvalidInputError(
+            "--allow-unsigned contradicts --require-signature and --profile strict"
+        )
     key = verify_key(public_key, public_key_env, private_key, private_key_env)
+    # A key is asked for to check a signature: a runpack without one does not pass for signed.
+    if key is not None and not allow_unsigned:
+        require_signature = True
     if resolved_profile == "strict":
         require_signature = True
         if key is None:

@@ -13,7 +13,6 @@ was read.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import typing
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ import attrs
 import cattrs
 
 from gait.contracts.wire import to_wire
+from gait.strictjson import JSONReadError, loads, strict_decoder
 from gait.timefmt import ZERO_TIME_TEXT, GoTime
 
 T = TypeVar("T")
@@ -49,14 +49,19 @@ def _reject_constant(name: str) -> Any:
     raise RecordFormatError(f"{name} is not valid JSON")
 
 
+_DECODER = strict_decoder(parse_int=_go_int, parse_float=_go_float, parse_constant=_reject_constant)
+
+
 def parse_json(data: bytes | str) -> Any:
-    """Parse JSON text as Go does for free-form values; RecordFormatError when it is not JSON."""
+    """Parse JSON text as Go does for free-form values; RecordFormatError when it is not JSON,
+    or has more than one reading (duplicate or case-variant keys, see gait.strictjson)."""
     try:
-        return json.loads(
-            data, parse_int=_go_int, parse_float=_go_float, parse_constant=_reject_constant
-        )
-    except (ValueError, RecursionError) as exc:  # bad UTF-8 and over-long integers included
-        raise RecordFormatError(f"invalid JSON: {exc}") from exc
+        return loads(data, _DECODER)
+    except (JSONReadError, RecordFormatError) as exc:
+        message = str(exc)
+        if not message.startswith("invalid JSON"):
+            message = f"invalid JSON: {message}"
+        raise RecordFormatError(message) from exc
 
 
 def go_json_value(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from gait.canonical import canonical_json
-from gait.errors import GaitError, InvalidInputError
+from gait.errors import GaitError, InvalidInputError, VerificationError
 from gait.keys import VerifyKey
 from gait.runpack.manifest import (
     DATA_MEMBERS,
@@ -136,6 +136,17 @@ def scan_runpack(archive: RunpackArchive, *, keep: Collection[str] = ()) -> Inte
     parsed = parse_manifest(archive.read(MANIFEST_NAME, limit=MAX_MANIFEST_BYTES))
     manifest = parsed.manifest
     declared = dict.fromkeys(entry.path for entry in manifest.files)
+    # A member no digest covers fails verification: nothing vouches for what it says. (A data
+    # member the manifest leaves out is reported as missing below, as the reference does.)
+    unlisted = sorted(
+        name
+        for name in archive.members
+        if name not in declared and name != MANIFEST_NAME and name not in DATA_MEMBERS
+    )
+    if unlisted:
+        raise VerificationError(
+            f"runpack members not listed in the manifest: {', '.join(unlisted)}"
+        )
     hashed = archive.hash_members([name for name in declared if name in archive.members], keep=keep)
     missing = {name for name in declared if name not in hashed}
     mismatches = [
@@ -186,8 +197,8 @@ def verify_runpack(
     """Verify a runpack zip (the reference's VerifyZip).
 
     Integrity findings are reported in the result; a file that is not a runpack zip raises
-    InvalidInputError, and duplicate or unsafe member names, a damaged member or an unreadable
-    manifest raise VerificationError.
+    InvalidInputError, and duplicate or unsafe member names, members the manifest does not list,
+    a damaged member or an unreadable manifest raise VerificationError.
     """
     with open_runpack_archive(path) as archive:
         scan = scan_runpack(archive)
