@@ -7,8 +7,10 @@ call, as a whole process with a Claude Code event on standard input.
   (`--serve unix:PATH`, the server's uid checked) and over loopback TCP with the token (the
   HMAC exchange of gait.mcp.serviceauth), each by the installed `gait-gastown-hook`.
 
-They are sampled in turns (bare, local, service, bare, ...) so that load from elsewhere falls on
-each alike; only the gastown plugin is selected, as on a worker with no other plugin.
+They are sampled in turns (bare, floor, local, service, bare, ...) so that load from elsewhere
+falls on each alike; only the gastown plugin is selected, as on a worker with no other plugin.
+The floor is a python that only imports what a local decision cannot do without (json, PyYAML,
+cryptography's Ed25519), reported beside the local hook.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.gate import FLOOR_IMPORTS
 from benchmarks.harness import BIN, Figure
 
 RUNS = 21
@@ -88,6 +91,7 @@ def run() -> list[Figure]:
             hook = str(BIN / "gait-gastown-hook")
             commands = {
                 "bare": ([sys.executable, "-c", "pass"], b""),
+                "floor": ([sys.executable, "-c", FLOOR_IMPORTS], b""),
                 "local": ([hook, "--policy", "policy.yaml"], json.dumps(EVENT).encode()),
                 "serve": (
                     [
@@ -113,8 +117,8 @@ def run() -> list[Figure]:
         finally:
             server.stop()
             unix_server.stop()
-    bare, local, served, served_unix = (
-        statistics.median(samples[n]) for n in ("bare", "local", "serve", "serve_unix")
+    bare, floor, local, served, served_unix = (
+        statistics.median(samples[n]) for n in ("bare", "floor", "local", "serve", "serve_unix")
     )
     return [
         Figure("python -c pass (baseline, same run)", bare, "ms"),
@@ -124,6 +128,12 @@ def run() -> list[Figure]:
             "ms",
             budget=6 * bare,
             note=f"{local / bare:.1f}x baseline; decision, signed trace, intent record",
+        ),
+        Figure(
+            "python importing json, yaml and Ed25519 only",
+            floor,
+            "ms",
+            note=f"{floor / bare:.1f}x baseline; the import floor of a local decision",
         ),
         Figure(
             "gait-gastown-hook --serve unix:PATH (whole process)",

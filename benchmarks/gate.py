@@ -4,7 +4,9 @@
   <= 60 us; the reference's own figure is 30 us (its resource budget; baseline 7 us).
 - A 1,000-rule policy: at most 3x the 10-rule time per decision, both for rules over tool names
   and for a mix of rule shapes (tool names, identities, workspace prefixes, tool annotations).
-- `gait gate eval`, whole process: median at most 4x a bare `python -c pass`.
+- `gait gate eval`, whole process, reported beside a bare `python -c pass` and the import floor
+  (json, PyYAML, Ed25519): with warm start gone (issue 15) it has no budget of its own; the
+  hook's budget is in the `gastown` suite.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import BIN, Figure, call_median_us, process_median_ms, warm_start
+from benchmarks.harness import BIN, Figure, call_median_us, process_median_ms
 from gait import Gate
 
 TYPICAL_POLICY = """
@@ -145,7 +147,7 @@ def run() -> list[Figure]:
                 note=f"{large_us / small_us:.2f}x the 10-rule time",
             )
         )
-    with tempfile.TemporaryDirectory() as folder, warm_start() as warm:
+    with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         (work / "policy.yaml").write_text(TYPICAL_POLICY)
         (work / "intent.json").write_text(json.dumps(TYPICAL_INTENT))
@@ -155,24 +157,14 @@ def run() -> list[Figure]:
         argv += ["--intent", "intent.json", "--json", "--rate-limit-state", ""]
         # GAIT_HOME keeps the dev signing key of this run out of the user's home.
         home = {"GAIT_HOME": str(work)}
-        whole = process_median_ms(argv, runs=11, cwd=work, env={**home, **warm})
-        cold = process_median_ms(argv, runs=11, cwd=work, env={**home, "GAIT_WARM": "0"})
+        whole = process_median_ms(argv, runs=11, cwd=work, env=home)
     figures.append(Figure("python -c pass (baseline)", bare, "ms"))
     figures.append(
         Figure(
             "gait gate eval (whole process)",
             whole,
             "ms",
-            budget=4 * bare,
-            note=f"{whole / bare:.1f}x baseline; handed to the warm process",
-        )
-    )
-    figures.append(
-        Figure(
-            "gait gate eval, GAIT_WARM=0 (whole process)",
-            cold,
-            "ms",
-            note=f"{cold / bare:.1f}x baseline; the first call of a session, or warm start off",
+            note=f"{whole / bare:.1f}x baseline",
         )
     )
     figures.append(
@@ -180,7 +172,7 @@ def run() -> list[Figure]:
             "python importing json, yaml and Ed25519 only",
             floor,
             "ms",
-            note=f"{floor / bare:.1f}x baseline; why no cold process can meet 4x",
+            note=f"{floor / bare:.1f}x baseline; the import floor of a process that decides",
         )
     )
     return figures

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
@@ -37,38 +34,15 @@ class Figure:
         return f"{self.name:<52}{self.value:>12,.2f} {self.unit}{budget}{status}{note}"
 
 
-@contextlib.contextmanager
-def warm_start() -> Iterator[dict[str, str]]:
-    """The environment that turns warm start (gait_cli.warm) on in a runtime folder of this
-    run's; the warm processes started there stop at the end."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.warm_support import stop_servers
-
-    runtime = Path(tempfile.mkdtemp(prefix="gait-warm-", dir="/tmp"))
-    try:
-        yield {"GAIT_WARM": "1", "XDG_RUNTIME_DIR": str(runtime)}
-    finally:
-        stop_servers(runtime)
-        shutil.rmtree(runtime)
-
-
-def wait_for_warm_process(env: dict[str, str]) -> None:
-    from tests.warm_support import wait_for_server
-
-    wait_for_server(Path(env["XDG_RUNTIME_DIR"]))
-
-
 def process_median_ms(
     argv: Sequence[str], *, runs: int, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> float:
-    """Median wall time of a whole process, in milliseconds, after one warm-up run (and, with
-    warm start on, once its warm process is up)."""
+    """Median wall time of a whole process, in milliseconds, after one untimed run (which
+    fills the file system's and the bytecode caches)."""
     env = {**os.environ, **(env or {})}
     # Measure gait as installed: with bytecode caches, whatever this shell says.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run(argv, capture_output=True, check=False, cwd=cwd, env=env)
-    if env.get("GAIT_WARM") == "1":
-        wait_for_warm_process(env)
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
