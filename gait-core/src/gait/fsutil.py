@@ -139,12 +139,31 @@ def lock_file(
             os.unlink(lock)
 
 
-class NotRegularFileError(InvalidInputError):
+class FileReadError(InvalidInputError):
+    """A document that cannot be read; `reason` is the message without the file's name
+    ("No such file or directory", "it is not a regular file", "exceeds 1048576 bytes")."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NotRegularFileError(FileReadError):
     """A path handed in as a document names a FIFO, device, socket or folder."""
 
 
-def _not_regular(what: str, path: object) -> str:
-    return f"cannot read {what} {path}: it is not a regular file"
+def _cannot_read(what: str, path: object, reason: str) -> FileReadError:
+    return FileReadError(f"cannot read {what} {path}: {reason}", reason)
+
+
+def _not_regular(what: str, path: object) -> NotRegularFileError:
+    reason = "it is not a regular file"
+    return NotRegularFileError(f"cannot read {what} {path}: {reason}", reason)
+
+
+def _too_large(what: str, path: object, limit: int) -> FileReadError:
+    reason = f"exceeds {limit} bytes"
+    return FileReadError(f"{what} {path} {reason}", reason)
 
 
 _READ_FLAGS = (
@@ -157,7 +176,7 @@ _READ_FLAGS = (
 
 
 def read_regular_file(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> bytes:
-    """The bytes of the regular file `path`, at most `limit` of them; InvalidInputError otherwise.
+    """The bytes of the regular file `path`, at most `limit` of them; FileReadError otherwise.
 
     Opened non-blocking (opening a FIFO must not wait for a writer), then checked on the open
     descriptor (no race with a swap after a stat): a FIFO, device, socket or folder is refused
@@ -171,14 +190,14 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, *, what: str = "
         # A socket cannot be opened (ENXIO); say what it is rather than the errno.
         with contextlib.suppress(OSError):
             if not stat.S_ISREG(os.stat(path).st_mode):
-                raise NotRegularFileError(_not_regular(what, path)) from None
-        raise InvalidInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+                raise _not_regular(what, path) from None
+        raise _cannot_read(what, path, exc.strerror or str(exc)) from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFileError(_not_regular(what, path))
+            raise _not_regular(what, path)
         if st.st_size > limit:
-            raise InvalidInputError(f"{what} {path} exceeds {limit} bytes")
+            raise _too_large(what, path, limit)
         chunks: list[bytes] = []
         remaining = limit + 1
         while remaining > 0:
@@ -188,10 +207,10 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, *, what: str = "
             chunks.append(chunk)
             remaining -= len(chunk)
     except OSError as exc:
-        raise InvalidInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+        raise _cannot_read(what, path, exc.strerror or str(exc)) from exc
     finally:
         os.close(fd)
     data = b"".join(chunks) if len(chunks) != 1 else chunks[0]
     if len(data) > limit:
-        raise InvalidInputError(f"{what} {path} exceeds {limit} bytes")
+        raise _too_large(what, path, limit)
     return data
