@@ -7,7 +7,6 @@ way and, when a file is not JSON, accept YAML with the same structure.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -16,10 +15,12 @@ from typing import Any
 import attrs
 import yaml
 
+from gait import strictjson
 from gait.contracts import go_field, to_wire
 from gait.errors import InvalidInputError
 from gait.fsutil import write_atomic
 from gait.gostrings import go_lower, go_trim_space
+from gait.limits import MAX_RECORD_BYTES
 from gait.regress import gojson, gopath
 from gait.regress.trajectory import normalize_sequence, normalize_verdict_sequence
 
@@ -140,19 +141,19 @@ def config_json(config: RegressConfig) -> bytes:
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
+    from gait.fsutil import FileReadError, read_regular_file
+
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"read {what}: {path}: {exc.strerror or exc}") from exc
+        return read_regular_file(path, MAX_RECORD_BYTES, what=what)
+    except FileReadError as exc:
+        raise InvalidInputError(f"read {what}: {path}: {exc.reason}") from exc
 
 
 def read_fixture_meta(path: Path) -> FixtureMeta:
     """Read and normalize a `fixture.json`; InvalidInputError says what is wrong with it."""
     data = _read_bytes(path, "fixture metadata")
     try:
-        fields = gojson.decode_struct(
-            json.loads(data, parse_constant=_reject_constant), _FIXTURE_META
-        )
+        fields = gojson.decode_struct(strictjson.loads(data), _FIXTURE_META)
     except ValueError as exc:
         raise InvalidInputError(f"parse fixture metadata: {exc}") from exc
     shown = path.as_posix()
@@ -188,14 +189,13 @@ def read_fixture_meta(path: Path) -> FixtureMeta:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    # Go's decoder has no NaN or Infinity literals.
-    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
-
-
 def _parse_config_document(data: bytes) -> Any:
+    """JSON (read strictly: gait.strictjson), else YAML. A JSON document with ambiguous keys is
+    refused, not read again as YAML (which would take the last of two keys)."""
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        return strictjson.loads(data)
+    except strictjson.AmbiguousKeyError:
+        raise
     except ValueError as json_error:
         try:
             document = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
