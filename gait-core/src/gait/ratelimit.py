@@ -77,19 +77,20 @@ def _locked(state: Path) -> contextlib.AbstractContextManager[None]:
 
 
 def _read_counters(state: Path) -> dict[str, int]:
+    from gait.fsutil import FileReadError, read_regular_file
+    from gait.strictjson import loads
+
     try:
-        data = state.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read rate limit state {state}: {exc.strerror}") from exc
-    if len(data) > MAX_RECORD_BYTES:
-        raise InvalidInputError(f"rate limit state {state} is too large")
+        data = read_regular_file(state, MAX_RECORD_BYTES, what="rate limit state")
+    except FileReadError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return {}
+        raise
     try:
-        parsed = json.loads(data)
+        parsed = loads(data)
         counters = parsed.get("counters") or []
         return {str(c["key"]): int(c["count"]) for c in counters}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise InvalidInputError(f"rate limit state {state} is not valid: {exc}") from exc
 
 

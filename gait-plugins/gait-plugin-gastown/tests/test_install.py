@@ -230,6 +230,22 @@ def test_an_earlier_installs_gait_gastown_hook_is_replaced_and_removed(
     assert not path.exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "written"),
+    [
+        (("--serve", "unix:/run/gait/serve.sock"), f"--service-uid {os.getuid()}"),
+        (("--serve", "unix:/run/gait/serve.sock", "--service-uid", "0990"), "--service-uid 990"),
+        (("--serve", "http://127.0.0.1:8787", "--plain-bearer"), "8787 --plain-bearer"),
+    ],
+)
+def test_the_service_options_are_written_into_the_hook(
+    gait: RunGait, town: Path, tmp_path: Path, args: tuple[str, ...], written: str
+) -> None:
+    run = gastown(gait, "install", "--town", str(town), *args, "--json", tmp_path=tmp_path)
+    assert run.code == 0, run.stdout
+    assert written in run.json["command"]
+
+
 def test_gt_hooks_sync_runs_when_gt_is_on_path(
     gait: RunGait, town: Path, tmp_path: Path, policy: Path
 ) -> None:
@@ -315,6 +331,11 @@ def test_an_override_gt_could_not_read_is_refused_untouched(
         ((), 6, "give either --policy PATH or --serve URL"),
         (("--serve", "http://example.com:80"), 6, "must be on loopback"),
         (("--serve", "http://127.0.0.1:8787", "--bridge", "beads"), 6, "go with --policy"),
+        (("--serve", "http://127.0.0.1:8787"), 6, "use --serve unix:PATH or give --auth-token"),
+        (("--serve", "unix:serve.sock"), 6, "expected unix:/ABSOLUTE/PATH"),
+        (("--serve", "unix:/run/g.sock", "--service-uid", "x"), 6, "must be a user id"),
+        (("--serve", "http://127.0.0.1:1", "--plain-bearer", "--service-uid", "0"), 6, "unix"),
+        (("--policy", "POLICY", "--plain-bearer"), 6, "go with --serve"),
         (("--policy", "POLICY", "--timeout", "61"), 6, "at most 60"),
         (("--policy", "POLICY", "--bridge", "beads"), 7, "no sink plugin named 'beads'"),
     ],
