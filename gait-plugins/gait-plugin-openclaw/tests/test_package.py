@@ -84,6 +84,7 @@ def test_the_openclaw_metadata() -> None:
         "mode",
         "serveUrl",
         "tokenEnv",
+        "plainBearer",
         "policy",
         "gaitBin",
         "proxyDir",
