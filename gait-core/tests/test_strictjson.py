@@ -57,6 +57,7 @@ def test_other_documents_read_as_json_loads_reads_them() -> None:
             "CAFE": 4,
             "1": 5,
             "ss": 6,
+            "\u00df": 7,
         }
     )
     assert loads(text) == json.loads(text)

@@ -8,8 +8,8 @@ different readers, so the gate could decide on one copy while the executor runs 
 Every JSON document at the boundary (intents, tool calls, service request bodies, traces,
 runpack records and manifests, tokens, snapshots, configs) is read here, and refused when:
 
-- an object has a key twice, or two keys that are equal under Unicode case folding
-  (`str.casefold`, a superset of the folding Go applies), at any depth;
+- an object has a key twice, or two keys that differ only in letter case (compared as Go's
+  `strings.EqualFold` compares them, see `fold`), at any depth;
 - it holds `NaN`, `Infinity` or `-Infinity` (not JSON), or a number outside float64
   (`1e400`, which Python would read as infinity, or a 400-digit integer, which Go refuses).
 
@@ -38,10 +38,20 @@ class AmbiguousKeyError(JSONReadError):
     """An object with a key twice, or two keys that differ only in letter case."""
 
 
+def fold(key: str) -> str:
+    """The key as Go's `strings.EqualFold` compares it, near enough: each character
+    case-folded on its own (U+017F long s -> `s`, U+212A Kelvin -> `k`, final sigma -> sigma),
+    but a character whose folding is longer is kept (Go does not equate U+00DF with `ss`)."""
+    folded = key.casefold()
+    if len(folded) == len(key):
+        return folded
+    return "".join(c if len(f := c.casefold()) != 1 else f for c in key)
+
+
 def _ambiguous(pairs: list[tuple[str, Any]]) -> AmbiguousKeyError:
     seen: dict[str, str] = {}
     for key, _ in pairs:
-        folded = key.casefold()
+        folded = fold(key)
         first = seen.get(folded)
         if first == key:
             return AmbiguousKeyError(f"duplicate key {json.dumps(key)}")
@@ -67,9 +77,7 @@ def strict_object(
         raise _ambiguous(pairs)
     if count > 1:
         keys = _join(obj)
-        if (not keys.isascii() or keys != keys.lower()) and len(
-            set(map(str.casefold, obj))
-        ) != count:
+        if (not keys.isascii() or keys != keys.lower()) and len(set(map(fold, obj))) != count:
             raise _ambiguous(pairs)
     return obj
 

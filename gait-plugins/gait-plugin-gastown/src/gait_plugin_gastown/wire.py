@@ -60,14 +60,56 @@ def _reject_constant(name: str) -> object:
     raise WireError(f"{name} is not valid JSON")
 
 
+_INFINITY = float("inf")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (_INFINITY, -_INFINITY):
+        raise WireError(f"not valid JSON: number {text} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if len(text) >= 309:  # float64's largest value has 309 digits: Go refuses longer ones
+        try:
+            float(value)
+        except OverflowError:
+            raise WireError("not valid JSON: an integer is out of range") from None
+    return value
+
+
+def _fold(key: str) -> str:
+    folded = key.casefold()
+    if len(folded) == len(key):
+        return folded
+    return "".join(c if len(f := c.casefold()) != 1 else f for c in key)
+
+
+def _strict_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """gait.strictjson.strict_object (a test keeps them equal), without importing `json`:
+    duplicate keys, or two keys that differ only in letter case, give two readings."""
+    obj = dict(pairs)
+    count = len(obj)
+    if count != len(pairs):
+        raise WireError("not valid JSON: duplicate key")
+    if count > 1:
+        keys = "".join(obj)
+        if (not keys.isascii() or keys != keys.lower()) and len(set(map(_fold, obj))) != count:
+            raise WireError("not valid JSON: keys that differ only in letter case")
+    return obj
+
+
 class _ScanContext:
-    """What `_json.make_scanner` reads from a `json.JSONDecoder`."""
+    """What `_json.make_scanner` reads from a `json.JSONDecoder`: one reading of a document
+    (no duplicate or case-variant keys, NaN, Infinity or numbers outside float64)."""
 
     strict = True
     object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
+    object_pairs_hook = staticmethod(_strict_object)
+    parse_float = staticmethod(_finite_float)
+    parse_int = staticmethod(_bounded_int)
     parse_constant = staticmethod(_reject_constant)
     memo: dict[str, str] = {}  # noqa: RUF012 - the C scanner keeps its own memo
 
@@ -79,7 +121,13 @@ def loads(text: str) -> object:
         if _json is None:  # pragma: no cover
             import json
 
-            value, end = json.JSONDecoder().raw_decode(text, start)
+            decoder = json.JSONDecoder(
+                object_pairs_hook=_strict_object,
+                parse_float=_finite_float,
+                parse_int=_bounded_int,
+                parse_constant=_reject_constant,
+            )
+            value, end = decoder.raw_decode(text, start)
         else:
             # typeshed types the context as a JSONDecoder; the scanner reads only these attributes
             scan = _json.make_scanner(_ScanContext())  # type: ignore[arg-type]
