@@ -23,7 +23,7 @@ from gait_cli.output import Report, gait_command
 @gait_command(
     cli,
     "approve",
-    exit_codes=(0, 6),
+    exit_codes=(0, 1, 6),
     help=(
         "Mint an approval token for an intent digest and policy digest. `gait gate eval "
         "--approval-token` accepts it while it is unexpired and its scope covers the call."

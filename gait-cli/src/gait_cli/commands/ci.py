@@ -140,7 +140,7 @@ def _provider(name: str) -> CIProvider:
 @gait_command(
     ci,
     "init",
-    exit_codes=(0, 6),
+    exit_codes=(0, 1, 6),
     help=(
         "Write a CI provider's template (for example .gitlab-ci.yml): it installs the pinned "
         "gait-cli, runs `gait ci regress` and wires junit.xml into the provider's test "

@@ -138,7 +138,7 @@ def _text(payload: dict[str, Any]) -> list[str]:
 @gait_command(
     cli,
     "demo",
-    exit_codes=(0, 2, 6),
+    exit_codes=(0, 1, 2, 6),
     help=(
         "Record a sample run offline as ./gait-out/runpack_run_demo.zip, verify it and print "
         "its ticket footer. --policy instead writes a sample policy and intent under gait-out "

@@ -59,7 +59,7 @@ _out_dir = click.option(
 _prefix = click.option("--prefix", default="gait", show_default=True, help="File name prefix.")
 
 
-@gait_command(keys, "init", exit_codes=(0, 6), help="Write a new key pair (mode 0600).")
+@gait_command(keys, "init", exit_codes=(0, 1, 6), help="Write a new key pair (mode 0600).")
 @_out_dir
 @_prefix
 @click.option("--force", is_flag=True, help="Overwrite existing key files.")
@@ -70,7 +70,7 @@ def init(out_dir: Path, prefix: str, force: bool) -> Report:
 @gait_command(
     keys,
     "rotate",
-    exit_codes=(0, 6),
+    exit_codes=(0, 1, 6),
     help="Write a new key pair named <prefix>_<UTC timestamp>; never overwrites.",
 )
 @_out_dir

@@ -131,7 +131,7 @@ def _rewrite_in_place(path: str, text: str) -> None:
 @gait_command(
     policy,
     "fmt",
-    exit_codes=(0, 6),
+    exit_codes=(0, 1, 6),
     help=(
         "Print POLICY normalized: canonical key names and order, rules in evaluation order, "
         "lists sorted, defaults spelled out; the comment lines at the top of the file are kept, "
@@ -182,7 +182,7 @@ _ALIAS_LIST = ", ".join(alias for alias in TEMPLATE_ALIASES if alias not in TEMP
 @gait_command(
     policy,
     "init",
-    exit_codes=(0, 6),
+    exit_codes=(0, 1, 6),
     help=(
         f"Write a starter policy: TEMPLATE is one of {', '.join(TEMPLATE_NAMES)} "
         f"(aliases: {_ALIAS_LIST}). Refuses to overwrite an existing file without --force."

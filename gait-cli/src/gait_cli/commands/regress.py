@@ -21,7 +21,7 @@ from gait_cli.output import Report, gait_command
 
 # Below this many fixtures a run is over before a progress line would help.
 PROGRESS_MIN_FIXTURES = 10
-RUN_EXIT_CODES = (0, 2, 5, 6)
+RUN_EXIT_CODES = (0, 1, 2, 5, 6)
 
 
 @cli.group("regress")
@@ -135,7 +135,7 @@ def _exit_code(run: RegressRun) -> ExitCode:
 @gait_command(
     regress,
     "init",
-    exit_codes=(0, 2, 6),
+    exit_codes=(0, 1, 2, 6),
     help=(
         "Create fixtures/<name>/ (runpack.zip and fixture.json) from a recorded runpack and "
         "regenerate gait.yaml. Re-running it for a name replaces that fixture."

@@ -70,7 +70,7 @@ def _signing_key(
 @gait_command(
     run,
     "record",
-    exit_codes=(0, 2, 6),
+    exit_codes=(0, 1, 2, 6),
     help=(
         "Record a run from --input (run, intents, results, refs, capture_mode, normalization) "
         "as <out-dir>/runpack_<run_id>.zip, then verify it. Any key flag signs the manifest "
@@ -261,7 +261,7 @@ def inspect(from_arg: tuple[str, ...], from_opt: str) -> Report:
 @gait_command(
     run,
     "diff",
-    exit_codes=(0, 2, 6),
+    exit_codes=(0, 1, 2, 6),
     help=(
         "Compare two runpacks, ignoring run ids, times and producer versions. Exit 0 when "
         "nothing changed, 2 when something did."
