@@ -23,6 +23,8 @@ def resolve_runpack(value: str) -> Path:
     if "/" in value or "\\" in value or value.lower().endswith(".zip"):
         path = Path(value)
         if not path.is_file():
+            if path.exists():  # a FIFO, device, socket or folder
+                raise InvalidInputError(f"runpack {value} is not a regular file")
             raise InvalidInputError(f"runpack not found: {value}")
         return path
     for candidate in (

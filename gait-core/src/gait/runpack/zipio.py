@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import io
 import os
+import stat
 import struct
 import threading
 import zipfile
@@ -319,10 +320,14 @@ class RunpackArchive:
 def open_runpack_archive(path: Path) -> Iterator[RunpackArchive]:
     """Open a zip for reading; InvalidInputError for what is not a usable zip, VerificationError
     for duplicate or unsafe member names."""
-    try:
-        handle = path.open("rb")
+    try:  # non-blocking: a FIFO named like a runpack must not hang the command
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise InvalidInputError(f"open zip: {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidInputError(f"open zip: {path}: it is not a regular file")
+    handle = os.fdopen(fd, "rb")
     with handle:
         file_size = os.fstat(handle.fileno()).st_size
         _check_end_record(handle, file_size, path)
