@@ -6,7 +6,6 @@ the same input always gives the same title, body, labels and `bd create` argumen
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -247,16 +246,13 @@ def check_signature(
 
 def read_decision(path: Path) -> Decision:
     """A gate-eval JSON output: its trace id ties it to a trace, its reason codes are used."""
+    from gait.fsutil import read_regular_file
+    from gait.strictjson import JSONReadError, loads
+
+    data = read_regular_file(path, MAX_RECORD_BYTES, what="decision")
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_RECORD_BYTES + 1)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read decision {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_RECORD_BYTES:
-        raise InvalidInputError(f"decision {path} is larger than {MAX_RECORD_BYTES} bytes")
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        value = loads(data)
+    except JSONReadError as exc:
         raise InvalidInputError(f"decision {path} is not valid JSON: {exc}") from exc
     return decision_from_json(value, str(path.resolve()))
 

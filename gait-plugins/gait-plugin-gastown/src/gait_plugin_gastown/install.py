@@ -27,7 +27,6 @@ since following it could write where that user cannot.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -171,11 +170,6 @@ def override_path(config_dir: Path, target: str) -> Path:
 # ---- gt's file format (written as gt does: `marshal_indent`, Go's json.MarshalIndent) -------
 
 
-def _reject_constant(name: str) -> Any:
-    # Go's parser (gt's) refuses NaN and Infinity, and marshal_indent could not write them back.
-    raise ValueError(f"unexpected {name}")
-
-
 def _read_bytes(path: Path) -> bytes | None:
     """The file's bytes; None when there is no file."""
     try:
@@ -192,9 +186,11 @@ def read_override(path: Path) -> dict[str, Any]:
 
 
 def _parse_override(path: Path, data: bytes) -> dict[str, Any]:
-    try:
-        config = json.loads(data, parse_constant=_reject_constant)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a NaN
+    from gait.strictjson import JSONReadError, loads
+
+    try:  # one reading: rewriting a file with two copies of a key would silently drop one
+        config = loads(data)
+    except JSONReadError as exc:
         raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
         raise InvalidInputError(f"{path} must hold a JSON object (gt's hooks config)")

@@ -125,8 +125,10 @@ def _installed_paths(target: Path) -> list[str] | None:
     path = target / MANIFEST
     if not path.is_file() or path.is_symlink():
         return None
+    from gait.strictjson import loads
+
     try:
-        loaded = json.loads(path.read_bytes())
+        loaded = loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise InvalidInputError(f"{path} is not a readable manifest: {exc}") from None
     manifest: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
