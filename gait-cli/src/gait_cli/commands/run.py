@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -302,11 +301,13 @@ def diff(sides: tuple[str, ...], privacy: str, output: str) -> Report:
 
 def _refuse_real_tools(unsafe_real_tools: bool, allow_tools: str, env_name: str) -> None:
     """Real replay runs tools again; every guard must be given, and even then it is refused."""
+    from gait.envflags import env_flag
+
     if not unsafe_real_tools:
         missing = "--unsafe-real-tools"
     elif not allow_tools.strip():
         missing = "--allow-tools <csv>"
-    elif os.environ.get(env_name) != "1":
+    elif not env_flag(env_name):
         missing = f"{env_name}=1"
     else:
         raise GaitError(
@@ -334,7 +335,7 @@ def _refuse_real_tools(unsafe_real_tools: bool, allow_tools: str, env_name: str)
     "--unsafe-real-tools-env",
     default=REAL_REPLAY_ENV,
     show_default=True,
-    help="Environment variable that must be 1 for real replay.",
+    help="Environment variable that must be true (1, true, yes, on) for real replay.",
 )
 def replay(
     run_arg: tuple[str, ...],
