@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import attrs
-import yaml
 
 from gait import canonical, limits
 from gait.errors import InvalidInputError
@@ -266,7 +265,6 @@ def _go_format_float(value: float) -> str:
 # YAML with goccy/go-yaml semantics
 # --------------------------------------------------------------------------------------------
 
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG_PREFIX: Final = "tag:yaml.org,2002:"
 _NULL_WORDS: Final = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOL_WORDS: Final = {
@@ -449,7 +447,10 @@ def _build_documents(text: str) -> list[Any]:
     def at_key() -> bool:
         return bool(stack) and stack[-1].is_map and stack[-1].pending is None
 
-    events: Iterable[Any] = yaml.parse(text, Loader=_YAML_LOADER)
+    import yaml  # see parse_policy_document
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    events: Iterable[Any] = yaml.parse(text, Loader=loader)
     for event in events:
         kind = type(event)
         line = event.start_mark.line if event.start_mark is not None else 0
@@ -537,6 +538,10 @@ def parse_policy_document(data: bytes | str) -> Any:
     except UnicodeDecodeError as exc:
         raise PolicyError(f"parse policy yaml: invalid UTF-8 at byte {exc.start}") from exc
     text = text.removeprefix("\ufeff")
+    # PyYAML is imported on the first parse, not with this module: a hook process whose policy
+    # comes from the compiled-policy cache (gait.policy_cache) never parses YAML.
+    import yaml
+
     try:
         documents = _build_documents(text)
     except PolicyError:

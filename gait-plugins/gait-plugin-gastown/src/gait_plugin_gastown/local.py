@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gait.errors import DependencyMissingError, InvalidInputError
-from gait.exports import COMMAND_CLOSE_SECONDS, ExportRequest, open_exports
 from gait.gate import Gate
 from gait.gostrings import go_lower, go_trim_space
 from gait.keys import KeySource
@@ -28,6 +27,7 @@ from gait.mcp.boundary import (
 )
 from gait.plugin_discovery import gait_entry_points, selected
 from gait.plugins import ENV_ALLOWLIST, PluginHost
+from gait.policy_cache import load_policy_file_cached
 from gait.signers import resolve_signer
 from gait_plugin_gastown.adapter import ADAPTER_NAME, decode_checked
 from gait_plugin_gastown.hook import Decision
@@ -80,7 +80,9 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
     profile = check_profile(go_lower(go_trim_space(options.profile)))
     key_mode = go_lower(go_trim_space(options.key_mode))
     out_dir = Path(options.out_dir.strip() or ".")
-    gate = Gate.load(options.policy.strip(), plugins=host)
+    # One decision per process: the cache spares the YAML parse (and PyYAML's import) of a
+    # policy this user owns; it never changes what the policy decides (gait.policy_cache).
+    gate = Gate(load_policy_file_cached(options.policy.strip()), host)
     key, key_warnings = resolve_signer(
         key_mode=key_mode,
         private=KeySource(path=options.private_key, env=options.private_key_env),
@@ -106,19 +108,14 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
         key_warnings=tuple(key_warnings),
         rate_limit_state=rate_limit_state,
     )
-    exports = open_exports(
-        host,
-        ExportRequest.from_flags(
-            options.export_log_out.strip(), options.export_otel_out.strip(), tuple(options.export)
-        ),
-        source=EXPORT_SOURCE,
-        lifetime="command",
-    )
+    exports = open_command_exports(host, options)
     try:
         outcome = decide_and_record(gate, key, request, settings, exports)
     finally:
         # whatever failed, as `gait mcp proxy` does: an exporter's worker must not outlive it
         if exports is not None:
+            from gait.exports import COMMAND_CLOSE_SECONDS
+
             exports.close(COMMAND_CLOSE_SECONDS)
     output = outcome.output
     notes = []
@@ -131,6 +128,22 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
         output.get("violations", ()),
         output.get("trace_id", ""),
         notes,
+    )
+
+
+def open_command_exports(host: PluginHost, options: Options) -> Exports | None:
+    """The exports the flags ask for (None for none), as `gait mcp proxy` opens them; with no
+    export flag, without importing gait.exports (its records cost every call start-up time)."""
+    log_out, otel_out = options.export_log_out.strip(), options.export_otel_out.strip()
+    if not (log_out or otel_out or options.export):
+        return None
+    from gait.exports import ExportRequest, open_exports
+
+    return open_exports(
+        host,
+        ExportRequest.from_flags(log_out, otel_out, tuple(options.export)),
+        source=EXPORT_SOURCE,
+        lifetime="command",
     )
 
 
