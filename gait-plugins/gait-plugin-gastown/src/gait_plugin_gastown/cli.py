@@ -23,7 +23,8 @@ HOOK_EPILOG = "\n".join(
         "\b",
         "Flags:",
         *(
-            f"  {o.name} {o.metavar}"
+            f"  {o.name}"
+            + (f" {o.metavar}" if o.metavar else "")
             + (f"  [default: {o.default}]" if o.default else "")
             + "\n"
             + textwrap.fill(o.help, width=78, initial_indent=" " * 6, subsequent_indent=" " * 6)
