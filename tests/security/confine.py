@@ -26,11 +26,11 @@ from tests.conftest import GAIT, Run
 
 # Run inside the namespaces: mount the tmpfs on $1, copy the seed folder $2 into it, make it
 # full or read-only ($3), run the command (in the new folder when $5 is "inside": a working
-# directory opened before the mount is the folder under it), then list what the folder holds
-# into $4 (the tmpfs is gone when the namespace ends).
+# directory opened before the mount is the folder under it), then copy what the folder holds
+# to $4 (the tmpfs is gone when the namespace ends).
 _MOUNT_AND_RUN = r"""
 set -e
-dir=$1 seed=$2 kind=$3 listing=$4 where=$5
+dir=$1 seed=$2 kind=$3 after=$4 where=$5
 shift 5
 mount -t tmpfs -o size=256k,mode=0777 tmpfs "$dir"
 cp -a "$seed/." "$dir/"
@@ -42,7 +42,8 @@ if [ "$where" = inside ]; then cd "$dir"; fi
 set +e
 "$@"
 code=$?
-find "$dir" -mindepth 1 ! -name .fill -printf '%P\n' > "$listing"
+cp -a "$dir/." "$after/"
+rm -f "$after/.fill"
 exit $code
 """
 _USER_AND_MOUNT = ("unshare", "--user", "--map-root-user", "--mount")
@@ -76,7 +77,8 @@ class Confined:
         self.home = tmp_path / "home"  # GAIT_HOME: the dev key, outside `out`
         for folder in (self.out, self.seed, self.home):
             folder.mkdir(parents=True)
-        self.left: list[str] = []
+        self.after = self.out  # what `out` held after the last run (a copy of a tmpfs)
+        self.left: list[str] = []  # the names in it, folders and files, relative to it
 
     def seed_file(self, name: str, data: str) -> None:
         (self.seed / name).write_text(data)
@@ -85,12 +87,14 @@ class Confined:
         self, kind: str, *args: str, env: Mapping[str, str] | None = None, inside: bool = False
     ) -> Run:
         """`gait ARGS` in `work` (in `out` when `inside`), with `out` refusing writes as `kind`
-        says; `left` is then what `out` holds."""
+        says; `after` and `left` then say what `out` holds."""
         reason = unavailable(kind)
         if reason:
             pytest.skip(f"cannot make a {kind} folder: {reason}")
         full_env = {**os.environ, "GAIT_PLUGINS": "", "GAIT_HOME": str(self.home), **(env or {})}
-        listing = self.work.parent / "listing.txt"
+        self.after = self.out if kind == "denied" else self.work.parent / "after"
+        shutil.rmtree(self.work.parent / "after", ignore_errors=True)
+        (self.work.parent / "after").mkdir()
         if kind == "denied":
             shutil.copytree(self.seed, self.out, dirs_exist_ok=True)
             self.out.chmod(0o555)
@@ -99,7 +103,7 @@ class Confined:
         else:
             argv = [
                 *_USER_AND_MOUNT, "sh", "-c", _MOUNT_AND_RUN, "sh", str(self.out), str(self.seed),
-                kind, str(listing), "inside" if inside else "work", str(GAIT), *args,
+                kind, str(self.after), "inside" if inside else "work", str(GAIT), *args,
             ]  # fmt: skip
         cwd = self.out if inside and kind == "denied" else self.work
         try:
@@ -109,8 +113,5 @@ class Confined:
             )  # fmt: skip
         finally:
             self.out.chmod(0o755)
-        if kind == "denied":
-            self.left = sorted(os.listdir(self.out))
-        else:
-            self.left = sorted(listing.read_text().split())
+        self.left = sorted(str(p.relative_to(self.after)) for p in self.after.rglob("*"))
         return Run(done.returncode, done.stdout, done.stderr)

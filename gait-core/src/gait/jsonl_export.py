@@ -16,6 +16,7 @@ locked append.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -171,11 +172,22 @@ class LockedAppender:
         except FileExistsError:
             fd = os.open(self.path, flags, 0o600)
             created = False
+        start = -1
         try:
+            start = os.fstat(fd).st_size  # under the lock: no other writer moves the end
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+        except OSError:
+            # Lines cut short (a disk that filled up mid-write) would glue themselves to the
+            # next writer's line: take them back, and the file too when this append made it.
+            with contextlib.suppress(OSError):
+                if created:
+                    os.unlink(self.path)
+                elif start >= 0:
+                    os.ftruncate(fd, start)
+            raise
         finally:
             os.close(fd)
         if created:
