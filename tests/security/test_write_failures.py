@@ -11,6 +11,7 @@ How each failure is made for real: tests/security/confine.py.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -19,8 +20,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from gait_cli.output import Report, gait_command
 from tests.conftest import GAIT, INTEROP, REPO, Run, RunGait
 from tests.security.confine import Confined
 
@@ -286,3 +290,25 @@ def test_an_answer_that_cannot_be_printed_is_not_exit_0(box: Confined, argv: tup
         )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr == "gait error: cannot write standard output: No space left on device\n"
+
+
+def test_ci_regress(box: Confined) -> None:
+    done = box.run("read_only", "ci", "regress", "--fixture", "demo", "--json", inside=True)
+    # The suite's own failure goes into the summary; the summary itself cannot be written.
+    assert_refused(done, "read_only", "cannot write ci summary gait-out/ci/summary.json: ")
+    assert box.left == []
+
+
+def test_a_file_error_no_code_path_expected_is_still_an_answer() -> None:
+    group = click.Group("gait")
+
+    @gait_command(group, "boom", exit_codes=(0, 1), help="Fails as a broken disk would.")
+    def boom() -> Report:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), "some/file.json")
+
+    done = CliRunner().invoke(group, ["boom", "--json"])
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit)  # not the OSError
+    out = json.loads(done.stdout)
+    assert out["error"] == "I/O error on some/file.json: Input/output error"
+    assert (out["error_category"], out["ok"]) == ("io_failure", False)
+    assert "the file system that holds some failed" in out["hint"]
