@@ -3,12 +3,15 @@ settled (docs/mcp.md, "Policy").
 
 A decision never uses a policy read that did not settle. A read counts only when the file's
 stat (device, inode, size, mtime, ctime) is the same before and after it, the bytes are as
-many as the file's size, and the file has not changed for SETTLE_SECONDS (a writer that
-truncates the file and writes it in pieces leaves half a file, which may well parse). Until
-an edit settles, requests wait for it (at most SETTLE_LIMIT_SECONDS), so the next decision
-after an edit uses the edit. An edit that does not load (it does not parse, the file is gone,
-is not a regular file, or never settles) leaves the last good policy in force, and says so
-(`stale`); there is no policy only when none ever loaded, and then evaluations answer 503.
+many as the file's size, and a stat SETTLE_SECONDS after the read began still finds the file
+unchanged: a writer that truncates the file and writes it in pieces leaves half a file, which
+may well parse, for as long as it pauses. (The file's own times cannot tell: on ext4 a stat
+can see a truncated size with the times of before the truncation.) A request that finds the
+file changed waits for the new policy (at most WAIT_SECONDS, so the next decision after an
+edit uses it), else decides with the last good one. An edit that does not load (it does not
+parse, the file is gone, is not a regular file, or does not settle within
+SETTLE_LIMIT_SECONDS) leaves the last good policy in force, and says so (`stale`); there is
+no policy only when none ever loaded, and then evaluations answer 503.
 
 Reads and compiles run on the thread pool, never on the event loop; a request costs one stat.
 """
@@ -30,7 +33,8 @@ from gait.fsutil import read_regular_file
 from gait.gate import Gate
 from gait.limits import MAX_POLICY_BYTES
 
-SETTLE_SECONDS: Final = 0.2
+SETTLE_SECONDS: Final = 0.1
+WAIT_SECONDS: Final = 0.3
 SETTLE_LIMIT_SECONDS: Final = 3.0
 LOG = logging.getLogger("gait.mcp.serve")
 Signature = tuple[int, ...]
@@ -50,45 +54,48 @@ class PolicyView:
 class _Read:
     signature: Signature
     data: bytes
-    changed_ns: int
+    began: float  # time.monotonic() before the first stat
 
 
 def _signature(st: os.stat_result) -> Signature:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def read_settled(path: str) -> _Read | None:
+def read_consistent(path: str) -> _Read | None:
     """One read of the policy file; None when the file changed while it was read."""
+    began = time.monotonic()
     before = os.stat(path)
     data = read_regular_file(path, MAX_POLICY_BYTES, what="policy")
     after = os.stat(path)
     if _signature(before) != _signature(after) or len(data) != after.st_size:
         return None
-    return _Read(_signature(after), data, max(after.st_mtime_ns, after.st_ctime_ns))
+    return _Read(_signature(after), data, began)
 
 
-def _wait_needed(read: _Read | None) -> float:
-    """Seconds until the read may be used: 0 when it settled."""
-    if read is None:
-        return 0.01
-    age = (time.time_ns() - read.changed_ns) / 1e9
-    return 0.0 if age >= SETTLE_SECONDS else min(SETTLE_SECONDS - age, SETTLE_SECONDS)
+def unchanged_since(path: str, read: _Read) -> bool:
+    try:
+        return _signature(os.stat(path)) == read.signature
+    except OSError:
+        return False
 
 
 def load_initial(path: str, host: Any) -> Gate:
     """The policy at start-up, read as settled as a reload (blocking: no loop runs yet).
     Raises the error that makes `gait mcp serve` exit 6."""
+    return _load_initial(path, host)[0]
+
+
+def _load_initial(path: str, host: Any) -> tuple[Gate, Signature]:
     deadline = time.monotonic() + SETTLE_LIMIT_SECONDS
-    while True:
-        read = read_settled(path)
-        wait = _wait_needed(read)
-        if read is not None and not wait:
-            return Gate.from_yaml(read.data, plugins=host)
-        if time.monotonic() + wait > deadline:
-            if read is not None:
-                return Gate.from_yaml(read.data, plugins=host)
-            raise GaitError(f"policy {path} kept changing while it was read")
-        time.sleep(wait)
+    while time.monotonic() < deadline:
+        read = read_consistent(path)
+        if read is None:
+            time.sleep(0.01)
+            continue
+        time.sleep(max(0.0, read.began + SETTLE_SECONDS - time.monotonic()))
+        if unchanged_since(path, read):
+            return Gate.from_yaml(read.data, plugins=host), read.signature
+    raise GaitError(f"policy {path} kept changing while it was read")
 
 
 class PolicyHolder:
@@ -105,8 +112,7 @@ class PolicyHolder:
         self._signature: Signature | None = None
         self._good: Gate | None = None
         try:
-            self._good = load_initial(self.path, host)
-            self._signature = _signature(os.stat(self.path))
+            self._good, self._signature = _load_initial(self.path, host)
             self._view = PolicyView(self._good, self.path)
         except (GaitError, OSError) as exc:
             self._view = PolicyView(None, self.path, "unavailable", _message(self.path, exc))
@@ -129,12 +135,16 @@ class PolicyHolder:
         return view if view is not None else await self.reload()
 
     async def reload(self) -> PolicyView:
-        """Read the changed file (one read at a time, shared by the requests that wait)."""
+        """Read the changed file (one read at a time, shared by the requests that wait); the
+        last good policy when the new one is not there within WAIT_SECONDS."""
         task = self._loading
         if task is None:
             task = self._loading = asyncio.get_running_loop().create_task(self._reload())
             task.add_done_callback(self._loaded)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), WAIT_SECONDS)
+        except TimeoutError:
+            return self._view
 
     def _loaded(self, task: asyncio.Task[PolicyView]) -> None:
         if self._loading is task:
@@ -143,16 +153,18 @@ class PolicyHolder:
     async def _reload(self) -> PolicyView:
         deadline = time.monotonic() + SETTLE_LIMIT_SECONDS
         while True:
+            if time.monotonic() > deadline:
+                return self._set_failed(f"policy {self.path} kept changing while it was read")
             try:
-                read = await self._run(read_settled, self.path)
+                read = await self._run(read_consistent, self.path)
             except (GaitError, OSError) as exc:
                 return self._set_failed(_message(self.path, exc))
-            wait = _wait_needed(read)
-            if read is not None and not wait:
+            if read is None:
+                await asyncio.sleep(0.01)
+                continue
+            await asyncio.sleep(max(0.0, read.began + SETTLE_SECONDS - time.monotonic()))
+            if await self._run(unchanged_since, self.path, read):
                 break
-            if time.monotonic() + wait > deadline:
-                return self._set_failed(f"policy {self.path} kept changing while it was read")
-            await asyncio.sleep(wait)
         try:
             gate = await self._run(_compile, read.data, self.host)
         except (GaitError, ValueError) as exc:
