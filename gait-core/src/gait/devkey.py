@@ -37,11 +37,11 @@ def load_or_create_dev_key() -> SigningKey:
             with contextlib.suppress(FileExistsError):
                 write_key_pair(SigningKey.generate(), private_path, public_path)
         except GaitError as exc:
-            hint = (
+            exc.hint = (
                 f"{exc.hint}; dev mode keeps its key in $GAIT_HOME/dev: set GAIT_HOME to a folder "
                 "this user can write, or sign with --key-mode prod"
             )
-            raise GaitError(str(exc), category=exc.category, hint=hint) from exc
+            raise
     return parse_private_key(read_key_text(private_path), f"path:{private_path}")
 
 
