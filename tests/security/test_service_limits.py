@@ -76,16 +76,17 @@ def _closed_within(sockets: list[socket.socket], seconds: float) -> int:
     deadline = time.monotonic() + seconds
     while closed < len(sockets) and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            conn = key.fileobj
+            if not isinstance(conn, socket.socket):
+                continue
             try:
-                data = sock.recv(65536)
+                data = conn.recv(65536)
             except (ConnectionResetError, BrokenPipeError):
                 data = b""
             except BlockingIOError:
                 continue
             if not data:
-                selector.unregister(sock)
+                selector.unregister(conn)
                 closed += 1
     selector.close()
     return closed
