@@ -56,9 +56,13 @@ async def _connection(
     statuses: Counter[int],
     errors: list[str],
     per_connection: int | None,
+    unix: str = "",
 ) -> None:
     try:
-        reader, writer = await asyncio.open_connection(host, port)
+        if unix:
+            reader, writer = await asyncio.open_unix_connection(unix)
+        else:
+            reader, writer = await asyncio.open_connection(host, port)
     except OSError as exc:
         errors.append(f"connect: {exc}")
         return
@@ -92,6 +96,7 @@ async def _run(
     connections: int,
     seconds: float,
     per_connection: int | None,
+    unix: str,
 ) -> LoadResult:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -100,7 +105,9 @@ async def _run(
     deadline = started + seconds
     await asyncio.gather(
         *(
-            _connection(host, port, requests, deadline, latencies, statuses, errors, per_connection)
+            _connection(
+                host, port, requests, deadline, latencies, statuses, errors, per_connection, unix
+            )
             for _ in range(connections)
         )
     )
@@ -116,12 +123,14 @@ def run_load(
     seconds: float,
     host: str = "127.0.0.1",
     per_connection: int | None = None,
+    unix: str = "",
 ) -> LoadResult:
-    """Drive the server for `seconds` (or `per_connection` requests on each connection)."""
+    """Drive the server for `seconds` (or `per_connection` requests on each connection), on
+    `host`:`port` or on the Unix socket `unix`."""
     try:
         import uvloop
 
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency where it installs
         runner = asyncio.run
-    return runner(_run(host, port, requests, connections, seconds, per_connection))
+    return runner(_run(host, port, requests, connections, seconds, per_connection, unix))

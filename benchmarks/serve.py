@@ -8,6 +8,8 @@
 - A 30 s load at 32 connections: no errors, worker memory within 20 % of its size after warm-up.
 - The throughput with MCP server trust on (the body's server is in the snapshot), beside the
   rate without it (no budget): the snapshot is kept per process and only stat'ed per decision.
+- The throughput over a Unix socket (`--listen unix:PATH`), beside the rate over TCP (no
+  budget).
 """
 
 from __future__ import annotations
@@ -118,6 +120,25 @@ def run() -> list[Figure]:
             )
         finally:
             server.stop()  # type: ignore[attr-defined]
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.security.services import UnixServe
+
+        unix = UnixServe(work, "--policy", "policy.yaml", "--workers", str(WORKERS))
+        try:
+            run_load(0, requests, connections=8, seconds=2, unix=str(unix.path))  # warm-up
+            local = run_load(0, requests, connections=8, seconds=10, unix=str(unix.path))
+            assert set(local.statuses) == {200} and not local.errors, local.statuses
+            figures.append(
+                Figure(
+                    "serve on a Unix socket: 1/throughput at 8 connections",
+                    1000 / local.rate,
+                    "ms",
+                    note=f"{local.rate:,.0f} decisions/s; {local.rate / result.rate:.0%} of the "
+                    "rate over TCP (no budget)",
+                )
+            )
+        finally:
+            unix.stop()
         server = _server(work)
         try:
             one = [request_bytes("/v1/evaluate", json.dumps(session_body).encode())]
