@@ -27,7 +27,7 @@ CALL = {
     "targets": [{"kind": "path", "value": "/tmp/out.txt", "operation": "write"}],
     "context": {"identity": "alice", "workspace": "/repo", "risk_class": "low"},
 }
-TIMEOUT = 1.0  # --header-timeout, --read-timeout and --idle-timeout below
+TIMEOUT = 1.0  # --header-timeout, --read-timeout, --write-timeout and --idle-timeout below
 MAX_CONNECTIONS = 300
 PARTIAL_HEAD = b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 
@@ -45,6 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "--read-timeout",
         "1s",
         "--idle-timeout",
+        "1s",
+        "--write-timeout",
         "1s",
         "--max-header-bytes",
         "16384",
@@ -168,6 +170,26 @@ def test_slow_connections_are_closed_within_the_timeouts(server: Server) -> None
     for sock in everyone:
         sock.close()
     assert closed == len(everyone), (closed, len(everyone), elapsed)
+    _served(server)
+
+
+def test_a_client_that_stops_reading_is_cut_off(server: Server) -> None:
+    document = server.request("GET", "/openapi.json").body
+    count = 1000
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+        time.sleep(TIMEOUT + 1.5)  # read nothing meanwhile
+        sock.settimeout(5)
+        received = 0
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+    # Cut off long before every answer was written.
+    assert received < count * len(document) // 3, (received, count * len(document))
     _served(server)
 
 

@@ -333,6 +333,9 @@ SERVE_HELP = (
 )
 @click.option("--header-timeout", default="5s", show_default=True, help="Time to send headers.")
 @click.option("--read-timeout", default="30s", show_default=True, help="Time to send a body.")
+@click.option(
+    "--write-timeout", default="30s", show_default=True, help="Time a client may stop reading."
+)
 @click.option("--idle-timeout", default="60s", show_default=True, help="Keep-alive idle time.")
 @click.option(
     "--max-connections",
@@ -382,6 +385,7 @@ def serve(
     max_header_bytes: int,
     header_timeout: str,
     read_timeout: str,
+    write_timeout: str,
     idle_timeout: str,
     max_connections: int,
     bridges: tuple[str, ...],
@@ -436,6 +440,7 @@ def serve(
             max_header_bytes=max_header_bytes,
             header_timeout=cfg.parse_timeout("--header-timeout", header_timeout),
             read_timeout=cfg.parse_timeout("--read-timeout", read_timeout),
+            write_timeout=cfg.parse_timeout("--write-timeout", write_timeout),
             idle_timeout=cfg.parse_timeout("--idle-timeout", idle_timeout),
             max_connections=max_connections,
             bridges=sorted({name.strip() for name in bridges if name.strip()}),

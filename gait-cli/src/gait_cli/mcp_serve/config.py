@@ -23,9 +23,6 @@ DEFAULT_MAX_REQUEST_BYTES: Final = 1 << 20
 UNIX_PREFIX: Final = "unix:"
 # The limits on hostile clients (docs/mcp.md "Limits"): the reference's Go timeouts, and sizes.
 DEFAULT_MAX_HEADER_BYTES: Final = 16 << 10
-DEFAULT_HEADER_TIMEOUT: Final = "5s"
-DEFAULT_READ_TIMEOUT: Final = "30s"
-DEFAULT_IDLE_TIMEOUT: Final = "60s"
 DEFAULT_MAX_CONNECTIONS: Final = 1024
 DEFAULT_SOCKET_MODE: Final = 0o600
 RETENTION_CLASSES: Final = ("trace", "runpack", "session")
@@ -67,6 +64,7 @@ class ServeConfig:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     header_timeout: float = 5.0
     read_timeout: float = 30.0
+    write_timeout: float = 30.0
     idle_timeout: float = 60.0
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 

@@ -7,6 +7,8 @@ service facing hostile clients needs and uvicorn lacks (docs/mcp.md, "Limits").
 - Header read time: a connection must deliver a whole request head within `header_timeout`
   of its first byte (of being accepted, for the first request), as Go's ReadHeaderTimeout.
 - Body read time: a request's body must arrive within `read_timeout` of its headers.
+- Write time: a connection whose client stops reading its answers (so that writing is paused)
+  for `write_timeout` is closed; otherwise pipelined requests could hold it open for ever.
 - Keep-alive idle time: uvicorn's own `timeout_keep_alive`.
 - Concurrent connections: a connection beyond `max_connections` (per worker process) is
   answered 503 and closed at once; those not yet accepted wait in the kernel's bounded backlog.
@@ -30,6 +32,7 @@ class Limits:
     max_header_bytes: int
     header_timeout: float
     read_timeout: float
+    write_timeout: float
     max_connections: int
 
 
@@ -53,6 +56,7 @@ class LimitedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
         # Waiting for (the rest of) a request head, or for the rest of a body.
         self._head_pending = True
@@ -71,7 +75,21 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.limits.write_timeout, self._expire)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted:

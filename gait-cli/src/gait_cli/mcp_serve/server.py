@@ -137,6 +137,7 @@ def _uvicorn_config(config: ServeConfig) -> Any:
         max_header_bytes=config.max_header_bytes,
         header_timeout=config.header_timeout,
         read_timeout=config.read_timeout,
+        write_timeout=config.write_timeout,
         max_connections=config.max_connections,
     )
     return uvicorn.Config(
