@@ -171,13 +171,19 @@ def override_path(config_dir: Path, target: str) -> Path:
 
 
 def _read_bytes(path: Path) -> bytes | None:
-    """The file's bytes; None when there is no file."""
+    """The file's bytes; None when there is no file. A FIFO, socket, device or folder is
+    refused at once (exit 6), never waited on."""
+    from gait.fsutil import FileReadError, NotRegularFileError, read_regular_file
+    from gait.limits import MAX_RECORD_BYTES
+
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise GaitError(f"read {path}: {exc.strerror or exc}") from None
+        return read_regular_file(path, MAX_RECORD_BYTES, what="hooks override")
+    except NotRegularFileError:
+        raise
+    except FileReadError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return None
+        raise GaitError(f"read {path}: {exc.reason}") from None
 
 
 def read_override(path: Path) -> dict[str, Any]:
