@@ -4,9 +4,9 @@ the same documents are refused and the same are read, to the same values."""
 from __future__ import annotations
 
 import pytest
+from gait_plugin_gastown.wire import WireError, loads
 
 from gait import strictjson
-from gait_plugin_gastown.wire import WireError, loads
 
 REFUSED = [
     '{"tool_name": "Bash", "tool_name": "Read"}',
