@@ -145,9 +145,13 @@ def test_headers_over_the_limit_are_answered_431(server: Server) -> None:
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
     body = json.loads(answer.partition(b"\r\n\r\n")[2])
     assert body == {"ok": False, "error": "request headers exceed max-header-bytes"}
-    # Just under the limit is fine.
+    # Just under the limit is fine, and so is a large body that arrives with such headers in
+    # one read (only the head is counted).
     fits = server.request("GET", "/healthz", headers={"X-Fits": "a" * 15000})
     assert fits.status == 200
+    call = {**CALL, "args": {"path": "/tmp/out.txt", "text": "b" * 200_000}}
+    big = server.evaluate({"call": call}, headers={"X-Fits": "a" * 15000})
+    assert big.status == 200 and big.json["verdict"] == "allow"
 
 
 def test_slow_connections_are_closed_within_the_timeouts(server: Server) -> None:
