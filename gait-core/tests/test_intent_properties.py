@@ -17,6 +17,7 @@ from gait.intent import (
     prepare_for_evaluation,
     raw_risk_class,
 )
+from gait.strictjson import fold
 
 SETTINGS = settings(
     max_examples=150,
@@ -64,14 +65,23 @@ JSON_SCALARS = (
     | WEIRD_TEXT
 )
 ARG_KEYS = WEIRD_TEXT.filter(lambda key: go_trim_space(key) != "")
+
+
+def unambiguous(objects: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """Objects the JSON boundary accepts: no two keys equal under Go's case folding
+    (gait.strictjson refuses such a pair, docs/compatibility.md)."""
+    return objects.filter(lambda obj: len({fold(key) for key in obj}) == len(obj))
+
+
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(ARG_KEYS, children, max_size=4)
+        st.lists(children, max_size=4)
+        | unambiguous(st.dictionaries(ARG_KEYS, children, max_size=4))
     ),
     max_leaves=12,
 )
-ARGS = st.dictionaries(ARG_KEYS, JSON_VALUES, max_size=4)
+ARGS = unambiguous(st.dictionaries(ARG_KEYS, JSON_VALUES, max_size=4))
 VALUES = padded(
     st.sampled_from(
         [
