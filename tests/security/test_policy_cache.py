@@ -1,13 +1,15 @@
 """The compiled-policy cache of the Gas Town hook (gait.policy_cache) never changes a decision:
 an entry is used only for the exact policy bytes it was made from, only when the user who runs
-gait owns the policy, the folder and the entry and nobody else can write them, and only as data
-that is validated again; anything else falls back to the policy's YAML."""
+gait owns the policy and can write it (so a forged entry gives it nothing it could not get by
+editing the policy), owns the folder and the entry and nobody else can write them, and only as
+data that is validated again; anything else falls back to the policy's YAML."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +213,132 @@ def test_the_hook_decides_by_the_yaml_over_a_forged_entry(tmp_path: Path) -> Non
     entry.write_text(json.dumps(stored))
     entry.chmod(0o660)
     assert decide() == 2
+
+
+def hook_event() -> bytes:
+    return json.dumps(
+        {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"}}
+    ).encode()
+
+
+# In a user and mount namespace of the test's own: bind-mount the folder $1 on $2, remount the
+# bind read-only, and run the command (with all capabilities dropped, as an agent would run).
+_READ_ONLY_BIND = r"""
+set -e
+mount --bind "$1" "$2"
+mount -o remount,bind,ro "$2"
+shift 2
+exec "$@"
+"""
+
+
+def read_only_bind_unavailable() -> str:
+    """Why a read-only bind mount cannot be made here ('' when it can)."""
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    probe = [
+        "unshare", "--user", "--map-root-user", "--mount",
+        "sh", "-c", "mount --bind /tmp /mnt && mount -o remount,bind,ro /mnt",
+    ]  # fmt: skip
+    done = subprocess.run(probe, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return f"{' '.join(probe)} is not permitted here: {done.stderr.strip()}"
+    return ""
+
+
+def test_a_policy_on_a_read_only_mount_never_goes_through_the_cache(
+    home: Path, tmp_path: Path
+) -> None:
+    """The review's attack (H1): the policy is the user's own file, bind-mounted read-only so
+    that an agent running as that user cannot edit it; the agent forges an entry in the user's
+    cache. The hook must decide by the policy (block, exit 2), and honour the same entry only
+    when the same file is reached through a path the user can write (the cache is in use)."""
+    reason = read_only_bind_unavailable()
+    if reason:
+        pytest.skip(f"cannot bind-mount a folder read-only: {reason}")
+    src = tmp_path / "src"
+    mounted = tmp_path / "ro"
+    src.mkdir()
+    mounted.mkdir()
+    strict = src / "policy.yaml"
+    strict.write_text(BLOCK_ALL)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "GAIT_HOME": str(home.parent.parent), "GAIT_PLUGINS": "gastown"}
+    hook = Path(sys.executable).parent / "gait-gastown-hook"
+    agent = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    if shutil.which("setpriv") is None:
+        agent = []
+
+    def decide(policy: Path) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [
+                "unshare", "--user", "--map-root-user", "--mount",
+                "sh", "-c", _READ_ONLY_BIND, "sh", str(src), str(mounted),
+                *agent, str(hook), "--policy", str(policy),
+            ],
+            input=hook_event(), env=env, cwd=work, capture_output=True, timeout=120,
+            check=False,
+        )  # fmt: skip
+
+    # Honest call: the policy blocks, and the cache is neither read nor written.
+    done = decide(mounted / "policy.yaml")
+    assert done.returncode == 2, done.stderr
+    assert not home.exists()
+    # The agent forges an entry (owner-only, under the policy's own key) that allows.
+    entry = forge(home, strict, tmp_path)
+    forged = entry.read_bytes()
+    done = decide(mounted / "policy.yaml")
+    assert done.returncode == 2, done.stderr
+    assert sorted(home.iterdir()) == [entry]
+    assert entry.read_bytes() == forged
+    # The same file through the writable path: the user could edit the policy there, the cache
+    # is used, and the entry (honoured only here) is what proves it.
+    done = decide(strict)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_policy_replaced_after_it_was_read_does_not_go_through_the_cache(
+    home: Path, strict: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write check opens the policy again by its path: it counts only when it opens the very
+    file that was read (same device and inode), and the owner is taken from the descriptor read
+    (not from a second look at the path)."""
+    forge(home, strict, tmp_path)
+    before = {path: path.read_bytes() for path in home.iterdir()}
+    read_policy = policy_cache._read_policy
+
+    def read_then_replace(path: str | Path) -> Any:
+        read = read_policy(path)
+        spare = tmp_path / "spare.yaml"
+        spare.write_text(BLOCK_ALL)
+        spare.replace(strict)  # the same bytes, another file
+        return read
+
+    monkeypatch.setattr(policy_cache, "_read_policy", read_then_replace)
+    assert load_policy_file_cached(strict).digest == load_policy(BLOCK_ALL).digest
+    assert {path: path.read_bytes() for path in home.iterdir()} == before
+
+
+def test_a_policy_reached_through_a_link_goes_through_the_cache(
+    home: Path, strict: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to a policy the user can write is that policy: the write check follows it and
+    opens the file that was read."""
+    link = tmp_path / "link.yaml"
+    link.symlink_to(strict)
+    missed = load_policy_file_cached(link)
+    no_yaml(monkeypatch)
+    assert load_policy_file_cached(link).digest == missed.digest == load_policy(BLOCK_ALL).digest
+
+
+def test_a_policy_that_cannot_be_read_is_refused_as_without_the_cache(
+    home: Path, tmp_path: Path
+) -> None:
+    """The cache's own reading falls back to read_regular_file, whose messages the hook gives."""
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(PolicyError, match=r"read policy: cannot read policy .*missing\.yaml"):
+        load_policy_file_cached(missing)
+    with pytest.raises(PolicyError, match="not a regular file"):
+        load_policy_file_cached(tmp_path)
+    assert not home.exists()

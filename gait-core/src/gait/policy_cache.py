@@ -13,11 +13,15 @@ A cache entry must never change a decision:
   renamed or linked to another key's name is not used.
 - Only data is cached, JSON that is validated again like any policy document; nothing is
   unpickled or executed.
-- An entry is used only when the user running gait owns the policy file, the cache folder and
-  the entry, and neither the folder nor the entry is writable by group or others (the folder
-  and the entry are opened without following links). A hook that runs as another user than the
-  policy's owner, as a worker that must not edit its policy does, never reads or writes the
-  cache: that user (and the agent it runs) could forge an entry for a policy it cannot write.
+- The cache is read or written only when the user running gait could edit the policy anyway:
+  it owns the policy file and can open it for writing (see `_editable`), so a forged entry
+  gives it nothing it could not get by editing the policy. A policy it cannot write (a
+  read-only bind mount, as docs/security.md recommends against a same-user agent, an immutable
+  file, a mode or security module that refuses it) or that another user owns, as a worker's
+  policy is, never goes through the cache: that user (and the agent it runs) could otherwise
+  forge an entry for a policy it cannot change. Owning a file is not being able to write it.
+- An entry is used only when the user running gait owns the cache folder and the entry, and
+  neither is writable by group or others (both are opened without following links).
 - A document is cached only when JSON holds it exactly (str keys, str, int, finite float, bool,
   None, lists and objects), and anything unusable (a missing, foreign, malformed or oversized
   entry, a folder that cannot be made) falls back to parsing the YAML. Writing the cache is
@@ -59,18 +63,19 @@ def cache_directory() -> Path:
 
 
 def load_policy_file_cached(path: str | Path) -> CompiledPolicy:
-    """`gait.policy.load_policy_file`, through the cache when the policy is the user's own."""
-    from gait.fsutil import read_regular_file
+    """`gait.policy.load_policy_file`, through the cache when this user could edit the policy."""
+    read = _read_policy(path)
+    if read is None:  # refused, or changed while read: decide as without the cache
+        from gait.fsutil import read_regular_file
 
-    try:
-        data = read_regular_file(path, limits.MAX_POLICY_BYTES, what="policy")
-        owner = os.stat(path).st_uid
-    except InvalidInputError as exc:
-        raise PolicyError(f"read policy: {exc}") from exc
-    except OSError as exc:  # the file went away after it was read
-        raise PolicyError(f"read policy: {exc.strerror or exc}") from exc
+        try:
+            data = read_regular_file(path, limits.MAX_POLICY_BYTES, what="policy")
+        except InvalidInputError as exc:
+            raise PolicyError(f"read policy: {exc}") from exc
+        return compile_policy(policy_from_document(parse_policy_document(data)))
+    data, st = read
     directory = cache_directory()
-    if owner != os.geteuid() or not _private_folder(directory, create=True):
+    if not _editable(path, st) or not _private_folder(directory, create=True):
         return compile_policy(policy_from_document(parse_policy_document(data)))
     key = cache_key(data)
     entry = directory / f"{key}.json"
@@ -84,6 +89,68 @@ def load_policy_file_cached(path: str | Path) -> CompiledPolicy:
     compiled = compile_policy(policy_from_document(document))  # an invalid policy raises here
     write_entry(entry, key, document)
     return compiled
+
+
+_POLICY_READ_FLAGS = (
+    os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+)
+_POLICY_WRITE_FLAGS = (
+    os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+)
+
+
+def _read_policy(path: str | Path) -> tuple[bytes, os.stat_result] | None:
+    """The policy's bytes and the status of the descriptor they were read from, as
+    `gait.fsutil.read_regular_file` reads them (non-blocking, a regular file of at most
+    MAX_POLICY_BYTES); None for anything else, which the caller reads again through
+    read_regular_file for its error (or, when the file changed meanwhile, without the cache)."""
+    try:
+        fd = os.open(path, _POLICY_READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limits.MAX_POLICY_BYTES:
+            return None
+        chunks: list[bytes] = []
+        remaining = limits.MAX_POLICY_BYTES + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, max(st.st_size + 1, 65536)))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limits.MAX_POLICY_BYTES:
+        return None
+    return data, st
+
+
+def _editable(path: str | Path, read: os.stat_result) -> bool:
+    """Whether this user owns the policy it read (`read`, the status of the descriptor it read
+    from) and can write it: the file opens for writing (the kernel's own answer, which takes
+    read-only mounts (EROFS), immutable files, modes and security modules into account) and is
+    the file that was read (same device and inode). The write descriptor is closed at once,
+    without writing; closing it still raises an inotify IN_CLOSE_WRITE event for the file,
+    which a watcher of the policy may take for an edit. Whoever can replace the file in its
+    folder can change the policy too, so the folder is not checked."""
+    if read.st_uid != os.geteuid():
+        return False
+    try:
+        fd = os.open(path, _POLICY_WRITE_FLAGS)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (read.st_dev, read.st_ino)
 
 
 def cache_key(data: bytes) -> str:
