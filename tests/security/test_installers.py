@@ -148,6 +148,86 @@ def test_a_link_or_target_of_another_user_is_refused(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a link to another user needs root")
+def test_a_middle_link_of_another_user_is_refused(
+    gait: RunGait, town: Path, tmp_path: Path
+) -> None:
+    """The review's L1: polecats.json -> shared/mid (another user's link in a sticky folder)
+    -> crew.json. Both ends are ours; the middle link lets its owner pick which of our files
+    install and uninstall rewrite."""
+    crew = overrides(town) / "crew.json"
+    crew.write_text(CREW)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    mid = shared / "mid"
+    mid.symlink_to(crew)
+    os.lchown(mid, 65534, 65534)
+    link = overrides(town) / "polecats.json"
+    link.symlink_to(mid)
+    assert install(gait, tmp_path, "crew").code == 0  # crew.json itself is fine
+    before = snapshot(tmp_path)
+    for run in (
+        install(gait, tmp_path, "polecats"),
+        gastown(gait, tmp_path, "uninstall", "--target", "polecats"),
+        gastown(gait, tmp_path, "uninstall"),
+    ):
+        assert run.code == 6, run.stdout
+        assert str(link) in run.json["error"] and str(mid) in run.json["error"]
+        assert "not yours" in run.json["error"]
+    assert snapshot(tmp_path) == before
+    assert len(gate_commands(crew)) == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a link to another user needs root")
+def test_a_folder_link_of_another_user_in_the_chain_is_refused(
+    gait: RunGait, town: Path, tmp_path: Path
+) -> None:
+    """polecats.json -> shared/dir/crew.json, where shared/dir is another user's link to our
+    overrides folder: every link and file is ours, the folder link is not."""
+    crew = overrides(town) / "crew.json"
+    crew.write_text(CREW)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    folder = shared / "dir"
+    folder.symlink_to(overrides(town))
+    os.lchown(folder, 65534, 65534)
+    link = overrides(town) / "polecats.json"
+    link.symlink_to(folder / "crew.json")
+    before = snapshot(tmp_path)
+    run = install(gait, tmp_path, "polecats")
+    assert run.code == 6, run.stdout
+    assert str(link) in run.json["error"] and str(folder) in run.json["error"]
+    assert "not yours" in run.json["error"]
+    assert snapshot(tmp_path) == before
+
+
+def test_a_chain_of_own_links_is_written_through(gait: RunGait, town: Path, tmp_path: Path) -> None:
+    target = tmp_path / "dotfiles" / "crew.json"
+    target.parent.mkdir()
+    target.write_text(CREW)
+    (tmp_path / "a").symlink_to(target)
+    (tmp_path / "b").symlink_to("a")  # relative: resolved from the link's folder
+    link = overrides(town) / "crew.json"
+    link.symlink_to(tmp_path / "b")
+    assert install(gait, tmp_path, "crew").code == 0
+    assert len(gate_commands(target)) == 1 and link.is_symlink()
+    assert gastown(gait, tmp_path, "uninstall").code == 0
+    assert target.read_text() == CREW
+
+
+def test_a_link_loop_is_refused(gait: RunGait, town: Path, tmp_path: Path) -> None:
+    link = overrides(town) / "crew.json"
+    (tmp_path / "loop").symlink_to(link)
+    link.symlink_to(tmp_path / "loop")
+    before = snapshot(tmp_path)
+    run = install(gait, tmp_path, "crew")
+    assert run.code == 6, run.stdout
+    assert str(link) in run.json["error"] and "symbolic link" in run.json["error"]
+    assert snapshot(tmp_path) == before
+
+
 # ---- files the gate never touched ----------------------------------------------------------
 
 

@@ -127,10 +127,15 @@ def test_hook_over_a_unix_socket_checks_the_servers_uid_before_sending(
     socket_folder: Path, extra: tuple[str, ...]
 ) -> None:
     path = socket_folder / "serve.sock"
+    expected = extra[1] if extra[:1] == ("--service-uid",) else "0"
     with Squatter(f"unix:{path}", uid=NOBODY) as squatter:
+        # the socket's file and folder pass (the expected uid's, root's): only the server's
+        # uid, which the kernel reports, gives the squatter away
+        os.chown(path, int(expected), int(expected))
+        os.chown(socket_folder, 0, 0)
+        socket_folder.chmod(0o755)
         run = hook("--serve", f"unix:{path}", *extra)
         requests = squatter.received()
-    expected = extra[1] if extra[:1] == ("--service-uid",) else "0"
     assert run.returncode == 2
     assert (
         f"the service socket {path} is served by uid {NOBODY}, not the expected uid "
@@ -148,8 +153,135 @@ def test_hook_over_a_unix_socket_refuses_a_same_uid_server_it_does_not_expect(
     with Squatter(f"unix:{path}") as squatter:
         run = hook("--serve", f"unix:{path}", "--service-uid", str(os.getuid() + 1))
         requests = squatter.received()
-    assert run.returncode == 2 and f"served by uid {os.getuid()}".encode() in run.stderr
+    # the socket and its folder are ours, not the expected uid's: refused before connecting
+    assert run.returncode == 2
+    assert f"uid {os.getuid()}, not the expected uid {os.getuid() + 1}".encode() in run.stderr
     assert requests in ([], [""])
+
+
+# ---- the socket's path (review M2): the hook connects to the socket it checked ------------
+
+
+@pytest.fixture
+def sticky_folder() -> Iterator[Path]:
+    """A shared folder like /tmp: root's, writable by all, sticky."""
+    folder = Path(tempfile.mkdtemp(prefix="gait-sticky-", dir="/tmp"))
+    folder.chmod(0o1777)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+ALLOW_ALL = """schema_id: gait.gate.policy
+schema_version: 1.0.0
+default_verdict: allow
+rules: []
+"""
+
+
+@pytest.fixture
+def other_service(tmp_path: Path) -> Iterator[UnixServe]:
+    """Another root-owned gait service, in its own private folder, whose policy allows all."""
+    (tmp_path / "allow.yaml").write_text(ALLOW_ALL)
+    serve = UnixServe(
+        tmp_path, "--policy", str(tmp_path / "allow.yaml"), env={"GAIT_PLUGINS": "gastown"}
+    )
+    try:
+        yield serve
+    finally:
+        serve.stop()
+
+
+def as_nobody(*argv: str) -> None:
+    subprocess.run(argv, user=NOBODY, cwd="/", check=True, capture_output=True)
+
+
+@ROOT_ONLY
+def test_hook_refuses_a_symlink_another_user_put_in_place_of_the_socket(
+    sticky_folder: Path, other_service: UnixServe
+) -> None:
+    """The review's setup: the service is stopped, and another user links its socket's name
+    in a sticky folder to a different root-owned service that allows everything."""
+    assert hook("--serve", other_service.url).returncode == 0  # that service would allow
+    path = sticky_folder / "gait.sock"
+    as_nobody("ln", "-s", str(other_service.path), str(path))
+    run = hook("--serve", f"unix:{path}")
+    assert run.returncode == 2, run.stderr
+    assert f"the service socket {path} is a symbolic link".encode() in run.stderr
+
+
+@ROOT_ONLY
+def test_hook_refuses_a_folder_link_of_another_user_on_the_way(
+    sticky_folder: Path, other_service: UnixServe
+) -> None:
+    link = sticky_folder / "gait"
+    as_nobody("ln", "-s", str(other_service.folder), str(link))
+    run = hook("--serve", f"unix:{link}/serve.sock")
+    assert run.returncode == 2, run.stderr
+    assert f"the symbolic link {link} on its way belongs to uid {NOBODY}".encode() in run.stderr
+    # a link of root's own (as /var/run -> /run) is followed
+    os.lchown(link, 0, 0)
+    assert hook("--serve", f"unix:{link}/serve.sock").returncode == 0
+
+
+def test_hook_refuses_a_second_name_of_another_services_socket(
+    sticky_folder: Path, other_service: UnixServe
+) -> None:
+    path = sticky_folder / "gait.sock"
+    os.link(other_service.path, path)  # what any user who may open that socket can do
+    run = hook("--serve", f"unix:{path}")
+    assert run.returncode == 2, run.stderr
+    assert f"the service socket {path} has 2 names".encode() in run.stderr
+
+
+@ROOT_ONLY
+def test_hook_refuses_a_socket_of_another_uid(socket_folder: Path) -> None:
+    path = socket_folder / "serve.sock"
+    with Squatter(f"unix:{path}", uid=NOBODY) as squatter:
+        os.chown(socket_folder, 0, 0)
+        socket_folder.chmod(0o755)
+        run = hook("--serve", f"unix:{path}")
+        requests = squatter.received()
+    assert run.returncode == 2
+    assert (
+        f"the service socket {path} belongs to uid {NOBODY}, not the expected uid 0".encode()
+        in run.stderr
+    )
+    assert requests == []  # never even connected
+
+
+@ROOT_ONLY
+def test_hook_refuses_a_socket_in_a_folder_of_another_uid(socket_folder: Path) -> None:
+    path = socket_folder / "serve.sock"
+    with Squatter(f"unix:{path}", uid=NOBODY) as squatter:
+        run = hook("--serve", f"unix:{path}")
+        requests = squatter.received()
+    assert run.returncode == 2
+    assert f"its folder {socket_folder} belongs to uid {NOBODY}".encode() in run.stderr
+    assert requests == []
+
+
+def test_hook_checks_the_socket_folders_mode(other_service: UnixServe) -> None:
+    """Private (0700, 0755) or sticky: the service's socket is used; writable by others and
+    not sticky: refused."""
+    event = {**EVENT, "tool_input": {"command": "ls"}}
+    for mode, code in ((0o700, 0), (0o755, 0), (0o1777, 0), (0o777, 2), (0o775, 2)):
+        other_service.folder.chmod(mode)
+        run = hook("--serve", other_service.url, event=event)
+        assert run.returncode == code, (oct(mode), run.stderr)
+        if code:
+            assert f"is writable by others (mode {mode:04o}) and not sticky".encode() in run.stderr
+    other_service.folder.chmod(0o700)
+
+
+def test_hook_refuses_what_is_not_a_socket(tmp_path: Path) -> None:
+    path = tmp_path / "serve.sock"
+    path.write_text("")
+    run = hook("--serve", f"unix:{path}")
+    assert run.returncode == 2 and f"the service socket {path} is not a socket".encode() in (
+        run.stderr
+    )
 
 
 def test_the_installed_hook_names_the_service_uid(gait: RunGait, tmp_path: Path) -> None:

@@ -96,6 +96,22 @@ def test_plain_bearer_is_the_references_exchange(hook: HookRunner, service: Serv
     assert run.code == 2 and "gastown_test_blocked" in run.stderr
 
 
+@pytest.mark.parametrize(
+    "bad", ["\n", "\r", "\r\nX-Injected: 1", "\x01", "\x7f", " ", "\t", "\u00e9"],
+    ids=["lf", "cr", "crlf-header", "soh", "del", "space", "tab", "non-ascii"],
+)  # fmt: skip
+def test_plain_bearer_refuses_a_token_that_cannot_go_in_a_header(
+    hook: HookRunner, service: Server, bad: str
+) -> None:
+    """Review L2: the token goes in the Authorization header with --plain-bearer; one holding
+    a control or non-visible-ASCII character is refused, and no message quotes it."""
+    token = f"{TOKEN[:12]}{bad}{TOKEN[12:]}"
+    run = ask(hook, service, "ls", "--plain-bearer", env={"GAIT_TOKEN": token})
+    assert run.code == 2
+    assert "--auth-token-env GAIT_TOKEN holds a space, a control character" in run.stderr
+    assert TOKEN[:12] not in run.stderr and TOKEN[12:] not in run.stderr
+
+
 def test_a_service_that_is_down_is_a_deny(hook: HookRunner, service: Server) -> None:
     service.stop()
     run = ask(hook, service, "ls")

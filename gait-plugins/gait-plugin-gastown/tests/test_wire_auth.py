@@ -97,7 +97,7 @@ def test_peer_uid_is_the_servers(tmp_path: Path) -> None:
     thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]))
     thread.start()
     try:
-        client = wire._connect_unix(path, deadline=time.monotonic() + 5)
+        client = wire._connect_unix(path, time.monotonic() + 5, os.getuid())
         try:
             assert wire.peer_uid(client) == os.getuid()
             wire.check_peer_uid(client, path, os.getuid())

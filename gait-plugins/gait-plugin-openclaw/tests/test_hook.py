@@ -289,6 +289,74 @@ def test_plain_bearer_is_the_references_exchange(
     assert serviceauth.NONCE_HEADER not in seen[0]
 
 
+@pytest.mark.parametrize(
+    "bad", ["\n", "\r", "\r\nX-Injected: 1", "\x01", "\x7f", " ", "\t", "\u00e9"],
+    ids=["lf", "cr", "crlf-header", "soh", "del", "space", "tab", "non-ascii"],
+)  # fmt: skip
+def test_plain_bearer_refuses_a_token_that_cannot_go_in_a_header(
+    gait: RunGait, tmp_path: Path, node_bin: Path, bad: str
+) -> None:
+    """Review L2: with plainBearer a token holding a line break made fetch() throw with
+    "Bearer <token>" in its message, which went to the log and to the model (blockReason)."""
+    seen: list[dict[str, str]] = []
+
+    def record(handler: BaseHTTPRequestHandler) -> None:
+        seen.append(dict(handler.headers.items()))
+        reply(200, ALLOW, sign=False)(handler)
+
+    token = f"{TOKEN[:10]}{bad}{TOKEN[10:]}"
+    bad_service = BadService(record)
+    try:
+        plugin = serve_plugin(gait, tmp_path, bad_service.url, "--plain-bearer")
+        run = ask(node_bin, plugin, "session_status", env={TOKEN_ENV: token})
+    finally:
+        bad_service.close()
+    assert_fail_closed(run, f"the token in {TOKEN_ENV} holds a space, a control character")
+    said = json.dumps([run.result, run.warnings])
+    assert TOKEN[:10] not in said and TOKEN[10:] not in said
+    assert seen == []
+
+
+def test_a_fetch_error_is_reported_by_its_class_and_code_only(
+    gait: RunGait, tmp_path: Path, node_bin: Path
+) -> None:
+    """Whatever fetch() throws (undici quotes an invalid header's value), neither the log nor
+    the model reads more than the error's class and code."""
+    plugin = serve_plugin(gait, tmp_path, "http://127.0.0.1:1", "--plain-bearer")
+    script = tmp_path / "throwing_fetch.mjs"
+    script.write_text(
+        """
+import { pathToFileURL } from "node:url";
+const [dir] = process.argv.slice(2);
+globalThis.fetch = async (url, init) => {
+  const error = new TypeError(`Headers.append: "${init.headers.authorization}" is invalid.`);
+  error.cause = { code: "ERR_INVALID_CHAR", message: init.headers.authorization };
+  throw error;
+};
+const verdict = await import(pathToFileURL(`${dir}/gait-verdict.js`).href);
+const warnings = [];
+const settings = verdict.loadSettings(dir, {});
+const result = await verdict.decide(
+  settings, { toolName: "exec", params: {} }, {}, (m) => warnings.push(m));
+process.stdout.write(JSON.stringify({ result, warnings }));
+"""
+    )
+    done = subprocess.run(
+        [str(node_bin / "node"), str(script), str(plugin)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**node_env(node_bin), TOKEN_ENV: TOKEN},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    assert out["result"]["block"] is True
+    assert "the request failed (TypeError, ERR_INVALID_CHAR)" in out["result"]["blockReason"]
+    assert TOKEN not in done.stdout and "Bearer" not in done.stdout
+    assert out["warnings"] and all(TOKEN not in warning for warning in out["warnings"])
+
+
 def test_no_answer_in_time_blocks_within_the_timeout(
     gait: RunGait, tmp_path: Path, node_bin: Path
 ) -> None:

@@ -470,12 +470,25 @@ def _service_token(options: Options) -> bytes:
     if not token:
         raise UsageError(f"--auth-token-env {token_env} is not set")
     data = token.encode("utf-8", "surrogateescape")
+    if options.plain_bearer and not _header_safe(data):
+        # it would go in the Authorization header: a line break there would split the request,
+        # and no message may quote it
+        raise UsageError(
+            f"--auth-token-env {token_env} holds a space, a control character or a character "
+            "outside ASCII, which cannot go in an Authorization header (--plain-bearer); the "
+            "token is not shown"
+        )
     if len(data) < MIN_TOKEN_BYTES:
         raise UsageError(
             f"--auth-token-env {token_env} holds a token of {len(data)} bytes; the service "
             f"needs at least {MIN_TOKEN_BYTES}"
         )
     return data
+
+
+def _header_safe(data: bytes) -> bool:
+    """Visible ASCII only (RFC 9110's VCHAR, 0x21-0x7E)."""
+    return all(0x21 <= byte <= 0x7E for byte in data)
 
 
 def _service_uid(options: Options) -> int:

@@ -303,10 +303,15 @@ def edit_overrides(
     ]
 
 
+MAX_LINK_HOPS = 8
+
+
 def link_destination(path: Path) -> Path | None:
     """The file a symbolic link at `path` names, when it may be written through; None when
-    `path` is no link. A link or target of another user, a dangling link or a loop is refused:
-    following those could write where the user running the install cannot."""
+    `path` is no link. The chain is followed one link at a time (at most MAX_LINK_HOPS), and
+    every link in it and the file it ends at must belong to the user running the install: a
+    link of another user anywhere in the chain (one in a shared sticky folder, say) could send
+    the write to a file of their choosing. A dangling link or a loop is refused too."""
     try:
         link = path.lstat()
     except FileNotFoundError:
@@ -315,20 +320,54 @@ def link_destination(path: Path) -> Path | None:
         raise GaitError(f"read {path}: {exc.strerror or exc}") from None
     if not stat.S_ISLNK(link.st_mode):
         return None
-    destination = Path(os.path.realpath(path))
-    try:
-        target = destination.stat()
-    except OSError as exc:
-        raise InvalidInputError(
-            f"{path} is a symbolic link to {destination}, which cannot be read "
-            f"({exc.strerror or exc}); make it a file or point it at one"
-        ) from None
-    if link.st_uid != os.geteuid() or target.st_uid != os.geteuid():
-        raise InvalidInputError(
-            f"{path} is a symbolic link to {destination}, and the link or its target is not "
-            "yours; refusing to write through it"
-        )
-    return destination
+    uid = os.geteuid()
+    hop, info = path, link
+    for _ in range(MAX_LINK_HOPS):
+        if info.st_uid != uid:
+            raise InvalidInputError(
+                f"{path} is a symbolic link whose chain passes {hop}, a link that is not yours "
+                f"(uid {info.st_uid}); refusing to write through it"
+            )
+        try:
+            hop = hop.parent / os.readlink(hop)
+            _check_folders(path, hop, uid)
+            info = hop.lstat()
+        except OSError as exc:
+            raise InvalidInputError(
+                f"{path} is a symbolic link to {hop}, which cannot be read "
+                f"({exc.strerror or exc}); make it a file or point it at one"
+            ) from None
+        if stat.S_ISLNK(info.st_mode):
+            continue
+        if info.st_uid != uid:
+            raise InvalidInputError(
+                f"{path} is a symbolic link to {hop}, a file that is not yours "
+                f"(uid {info.st_uid}); refusing to write through it"
+            )
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(
+                f"{path} is a symbolic link to {hop}, which is not a regular file; make it a "
+                "file or point it at one"
+            )
+        return Path(os.path.realpath(hop))
+    raise InvalidInputError(
+        f"{path} is a symbolic link that still names a link after {MAX_LINK_HOPS} links (a loop?); "
+        "point it at a file"
+    )
+
+
+def _check_folders(path: Path, hop: Path, uid: int) -> None:
+    """Refuse a link target reached through a folder link of another user (anyone but `uid`
+    or root): that user could point it at any folder."""
+    parts = hop.parent.parts
+    for index in range(1, len(parts) + 1):
+        folder = Path(*parts[:index])
+        info = folder.lstat()
+        if stat.S_ISLNK(info.st_mode) and info.st_uid not in (uid, 0):
+            raise InvalidInputError(
+                f"{path} is a symbolic link to {hop}, reached through {folder}, a link that is "
+                f"not yours (uid {info.st_uid}); refusing to write through it"
+            )
 
 
 def write_override(

@@ -12,6 +12,7 @@ instead. The HMAC here is byte-identical to serviceauth's (a test proves it).
 from __future__ import annotations
 
 import os
+import stat as _stat  # loaded by os at start-up
 import sys
 import time
 
@@ -224,7 +225,7 @@ def post_json(
             raise WireError(f"header {name} holds a line break")
     if isinstance(address, str):
         host_header = "localhost"
-        connection = _connect_unix(address, deadline)
+        connection = _connect_unix(address, deadline, service_uid)
         try:
             check_peer_uid(connection, address, service_uid)
         except BaseException:
@@ -248,19 +249,121 @@ def post_json(
     return _parse_response(raw)
 
 
-def _connect_unix(path: str, deadline: float) -> _SocketLike:
-    if _socket is None:  # pragma: no cover
-        import socket
+_O_PATH = getattr(os, "O_PATH", 0)  # Linux
+_MAX_SYMLINKS = 40  # as the kernel's own path walk
 
-        connection: _SocketLike = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    else:
-        connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+def _folder_ok(path: str, where: str, info: os.stat_result, expected: int) -> None:
+    """A folder on the way to the service socket must belong to the service's uid or root,
+    and nobody else may rename or replace what is in it: not writable by group or others,
+    unless sticky (/tmp: there another user can add a name, never replace the service's)."""
+    if not _stat.S_ISDIR(info.st_mode):
+        raise WireError(f"the service socket {path}: {where} is not a folder")
+    if info.st_uid not in (expected, 0):
+        raise WireError(
+            f"the service socket {path}: its folder {where} belongs to uid {info.st_uid}, not "
+            f"the expected uid {expected} (--service-uid) or root; put the socket in a folder "
+            "of the service's own, such as /run/gait"
+        )
+    if info.st_mode & 0o022 and not info.st_mode & _stat.S_ISVTX:
+        raise WireError(
+            f"the service socket {path}: its folder {where} is writable by others (mode "
+            f"{info.st_mode & 0o7777:04o}) and not sticky, so they could replace the socket; "
+            "make it 0755 or 0750, such as /run/gait"
+        )
+
+
+def service_socket(path: str, expected: int) -> tuple[str, list[int]]:
+    """Where to connect for the service socket `path`, checked: every folder on the way (see
+    _folder_ok), every symbolic link on the way owned by uid `expected` or root, and `path`
+    itself a socket (never a link) of uid `expected` or root with one name only (a hard link
+    another user made to some other service's socket has two). On Linux the path is walked
+    one name at a time with O_PATH | O_NOFOLLOW descriptors, and the answer is
+    /proc/self/fd/N: the very socket checked, whatever is renamed meanwhile. Elsewhere (no
+    O_PATH or no /proc) the same checks are made with lstat and the answer is the real path.
+    Also returns the descriptors to close once connected."""
+    use_fds = bool(_O_PATH) and os.path.isdir("/proc/self/fd")
+    flags = _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+    opened: list[int] = []
     try:
-        connection.settimeout(_remaining(deadline))
-        connection.connect(path)
+        root_fd = os.open("/", flags | os.O_DIRECTORY) if use_fds else -1
+        if use_fds:
+            opened.append(root_fd)
+        folder_fd, folder = root_fd, "/"
+        _folder_ok(path, folder, os.fstat(root_fd) if use_fds else os.lstat("/"), expected)
+        pending = [name for name in reversed(path.split("/")) if name not in ("", ".")]
+        links = 0
+        while pending:
+            name = pending.pop()
+            where = os.path.dirname(folder) if name == ".." else os.path.join(folder, name)
+            if use_fds:
+                fd = os.open(name, flags, dir_fd=folder_fd)
+                opened.append(fd)
+                info = os.fstat(fd)
+            else:
+                fd, info = -1, os.lstat(where)
+            if _stat.S_ISLNK(info.st_mode):
+                if not pending:
+                    raise WireError(
+                        f"the service socket {path} is a symbolic link (to "
+                        f"{os.readlink(where)!r}): give the socket's own path"
+                    )
+                links += 1
+                if links > _MAX_SYMLINKS:
+                    raise WireError(f"the service socket {path}: too many symbolic links")
+                if info.st_uid not in (expected, 0):
+                    raise WireError(
+                        f"the service socket {path}: the symbolic link {where} on its way "
+                        f"belongs to uid {info.st_uid}, not the expected uid {expected} "
+                        "(--service-uid) or root"
+                    )
+                target = os.readlink(name, dir_fd=folder_fd) if use_fds else os.readlink(where)
+                pending.extend(n for n in reversed(target.split("/")) if n not in ("", "."))
+                if target.startswith("/"):
+                    folder_fd, folder = root_fd, "/"
+                continue
+            if pending:
+                _folder_ok(path, where, info, expected)
+                folder_fd, folder = fd, where
+                continue
+            if not _stat.S_ISSOCK(info.st_mode):
+                raise WireError(f"the service socket {path} is not a socket ({where})")
+            if info.st_uid not in (expected, 0):
+                raise WireError(
+                    f"the service socket {path} belongs to uid {info.st_uid}, not the "
+                    f"expected uid {expected} (--service-uid) or root: nothing was sent"
+                )
+            if info.st_nlink != 1:
+                raise WireError(
+                    f"the service socket {path} has {info.st_nlink} names (a hard link made "
+                    "elsewhere?): nothing was sent"
+                )
+            return (f"/proc/self/fd/{fd}" if use_fds else where), opened
+        raise WireError(f"the service socket {path} names no file")
     except BaseException:
-        connection.close()
+        for fd in opened:
+            os.close(fd)
         raise
+
+
+def _connect_unix(path: str, deadline: float, expected: int) -> _SocketLike:
+    address, opened = service_socket(path, expected)
+    try:
+        if _socket is None:  # pragma: no cover
+            import socket
+
+            connection: _SocketLike = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            connection.settimeout(_remaining(deadline))
+            connection.connect(address)
+        except BaseException:
+            connection.close()
+            raise
+    finally:
+        for fd in opened:
+            os.close(fd)
     return connection
 
 

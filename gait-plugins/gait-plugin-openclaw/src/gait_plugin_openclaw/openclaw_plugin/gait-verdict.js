@@ -232,13 +232,12 @@ async function askServe(settings, payload, signal) {
     nonce = randomBytes(32).toString("hex");
     Object.assign(headers, clientHeaders(key, nonce, Math.floor(Date.now() / 1000), url, body));
   }
-  const response = await fetch(url, {
-    method: "POST",
-    headers,
-    body,
-    redirect: "error",
-    signal,
-  });
+  let response;
+  try {
+    response = await fetch(url, { method: "POST", headers, body, redirect: "error", signal });
+  } catch (error) {
+    throw fetchFailure(error);
+  }
   const raw = await readCapped(response.body);
   if (nonce) {
     const claimed = response.headers.get("x-gait-server-auth") ?? "";
@@ -256,10 +255,34 @@ async function askServe(settings, payload, signal) {
   return decisionFrom(text, undefined);
 }
 
+/** Why fetch() failed, by its class and code only: undici's messages can quote a header's
+ * value (an invalid one: "Bearer <token>"), and the reason goes to the log and to the model. */
+function fetchFailure(error) {
+  const name = typeof error?.name === "string" && /^\w{1,40}$/.test(error.name) ? error.name : "";
+  const code = error?.cause?.code ?? error?.code;
+  const parts = [name, typeof code === "string" && /^[A-Z0-9_]{1,40}$/.test(code) ? code : ""];
+  // "fetch failed" is undici's fixed message for a network error; nothing else is repeated
+  const what = error?.message === "fetch failed" ? "fetch failed" : "the request failed";
+  const detail = parts.filter(Boolean).join(", ");
+  return new Error(detail ? `${what} (${detail})` : what);
+}
+
+// What may go in an Authorization header: visible ASCII only (RFC 9110's VCHAR). A line break,
+// NUL or other control character would make fetch() throw with the header, token included, in
+// its message; the check below names the variable, never the token.
+const HEADER_SAFE_TOKEN = /^[\x21-\x7e]+$/;
+
 function serviceToken(settings) {
   if (!settings.tokenEnv) return null;
   const token = process.env[settings.tokenEnv];
   if (!token) throw new Error(`the token variable ${settings.tokenEnv} is not set`);
+  if (settings.plainBearer && !HEADER_SAFE_TOKEN.test(token)) {
+    throw new Error(
+      `the token in ${settings.tokenEnv} holds a space, a control character or a character ` +
+        "outside ASCII, which cannot go in an Authorization header (plainBearer); the token " +
+        "is not shown",
+    );
+  }
   const key = Buffer.from(token, "utf8");
   if (key.length < MIN_TOKEN_BYTES) {
     throw new Error(
