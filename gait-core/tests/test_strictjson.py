@@ -8,7 +8,14 @@ import json
 import pytest
 
 from gait.intent import IntentDecodeError, parse_intent_json
-from gait.strictjson import AmbiguousKeyError, JSONReadError, loads, loads_object
+from gait.strictjson import (
+    SIMPLE_FOLDS,
+    AmbiguousKeyError,
+    JSONReadError,
+    fold,
+    loads,
+    loads_object,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +82,74 @@ def test_intents_and_calls_are_read_strictly() -> None:
         parse_intent_json(b'{"tool_name": "t", "args": {"n": 1e400}}')
     # A lone case-variant of a field is read as Go reads it (folded onto the field).
     assert parse_intent_json(b'{"TOOL_NAME": "t"}') == {"TOOL_NAME": "t"}
+
+
+# Orbits of Go's unicode.SimpleFold (strings.EqualFold says any two of one are equal).
+GO_ORBITS = [
+    "Kk\u212a",  # Kelvin sign
+    "Ss\u017f",  # long s
+    "\u03a9\u03c9\u2126",  # Ohm sign
+    "\u00b5\u039c\u03bc",  # micro sign
+    "\u03a3\u03c2\u03c3",  # final sigma
+    "\u0399\u0345\u03b9\u1fbe",  # ypogegrammeni, prosgegrammeni
+    "\u01c4\u01c5\u01c6",  # DZ with caron, titlecase
+    "\u0412\u0432\u1c80",  # Cyrillic rounded ve
+    "\u13a0\uab70",  # Cherokee (its lowercase folds to the uppercase)
+    # CaseFolding.txt status S: one character in Go, longer in Python's full folding.
+    "\u00df\u1e9e",  # sharp s
+    "\u0390\u1fd3",  # iota with dialytika and tonos
+    "\u03b0\u1fe3",  # upsilon with dialytika and tonos
+    "\ufb05\ufb06",  # ligatures long s t, s t
+    "\u1f80\u1f88",  # alpha with psili and ypogegrammeni, and its titlecase
+    "\u1fb3\u1fbc",
+]
+# Pairs EqualFold keeps apart: full folding joins them, or only upper() or lower() does.
+GO_APART = [
+    ("\u0130", "i"),  # dotted capital I (a Turkish mapping only)
+    ("\u0131", "i"),  # dotless i
+    ("\u0130", "\u0131"),
+    ("\u0131", "I"),
+    ("\u00df", "ss"),
+    ("\u1e9e", "SS"),
+    ("\ufb05", "st"),
+    ("\u0149", "\u02bcn"),  # n preceded by apostrophe
+    ("\u1f80", "\u1f00\u03b9"),
+]
+
+
+@pytest.mark.parametrize("orbit", GO_ORBITS)
+def test_keys_go_folds_together_are_refused(orbit: str) -> None:
+    assert len({fold(c) for c in orbit}) == 1
+    for first in orbit:
+        for second in orbit:
+            if first != second:
+                with pytest.raises(AmbiguousKeyError, match="differ only in letter case"):
+                    loads(json.dumps({f"a{first}": 1, f"a{second}": 2}))
+
+
+@pytest.mark.parametrize(("first", "second"), GO_APART)
+def test_keys_go_keeps_apart_are_read(first: str, second: str) -> None:
+    assert fold(first) != fold(second)
+    text = json.dumps({first: 1, second: 2})
+    assert loads(text) == json.loads(text)
+
+
+def test_the_simple_folds_are_the_characters_sharing_a_longer_folding() -> None:
+    """SIMPLE_FOLDS, derived again from Python's Unicode database: the code points whose full
+    case folding is longer than one character and shared with another code point (CaseFolding.txt
+    gives each such pair a status S simple folding, which Go's SimpleFold follows), each
+    mapped to the smallest of its pair."""
+    shared: dict[str, list[str]] = {}
+    for code in range(0x110000):
+        folded = chr(code).casefold()
+        if len(folded) > 1:
+            shared.setdefault(folded, []).append(chr(code))
+    derived = {c: min(group) for group in shared.values() if len(group) > 1 for c in group}
+    assert {c: r for c, r in derived.items() if c != r} == SIMPLE_FOLDS
+    assert all(len(group) <= 2 for group in shared.values())
+    # Every character folds to one character that is its own folding: a key's folding is a
+    # character-by-character reading, and never joins a character with a sequence.
+    for code in range(0x110000):
+        folded = fold(chr(code))
+        assert len(folded) == 1
+        assert fold(folded) == folded

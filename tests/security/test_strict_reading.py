@@ -165,6 +165,11 @@ DUPLICATE_INTENTS = {
     "duplicate args key": '"args": {"path": "/tmp/a", "path": "/etc/shadow"}',
     "case-variant field": '"args": {"path": "/tmp/a"}, "TOOL_NAME": "tool.delete"',
     "nested case variant": '"args": {"opts": {"Recursive": false, "recursive": true}}',
+    # Go's EqualFold joins these (simple case folding), though each folds to more than one
+    # character in Python: U+00DF and U+1E9E (sharp s), U+0390 and U+1FD3, U+FB05 and U+FB06.
+    "sharp s variants": '"args": {"\\u00df": 1, "\\u1e9e": 2}',
+    "greek iota with dialytika variants": '"args": {"\\u0390": 1, "\\u1fd3": 2}',
+    "ligature st variants": '"args": {"\\ufb05": 1, "\\ufb06": 2}',
 }
 
 

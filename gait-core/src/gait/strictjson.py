@@ -38,14 +38,34 @@ class AmbiguousKeyError(JSONReadError):
     """An object with a key twice, or two keys that differ only in letter case."""
 
 
+# Go's simple case folding (CaseFolding.txt status C and S, what `unicode.SimpleFold` orbits
+# join) equates these, although Python's full folding of each is longer than one character
+# (U+1E9E -> "ss"): each maps to the smallest code point of its orbit, which is kept as it is.
+# They are the pairs of code points with the same multi-character folding; a test derives
+# them again from Python's Unicode database.
+SIMPLE_FOLDS: Final[dict[str, str]] = {
+    "\u1e9e": "\u00df", "\u1f88": "\u1f80", "\u1f89": "\u1f81", "\u1f8a": "\u1f82",
+    "\u1f8b": "\u1f83", "\u1f8c": "\u1f84", "\u1f8d": "\u1f85", "\u1f8e": "\u1f86",
+    "\u1f8f": "\u1f87", "\u1f98": "\u1f90", "\u1f99": "\u1f91", "\u1f9a": "\u1f92",
+    "\u1f9b": "\u1f93", "\u1f9c": "\u1f94", "\u1f9d": "\u1f95", "\u1f9e": "\u1f96",
+    "\u1f9f": "\u1f97", "\u1fa8": "\u1fa0", "\u1fa9": "\u1fa1", "\u1faa": "\u1fa2",
+    "\u1fab": "\u1fa3", "\u1fac": "\u1fa4", "\u1fad": "\u1fa5", "\u1fae": "\u1fa6",
+    "\u1faf": "\u1fa7", "\u1fbc": "\u1fb3", "\u1fcc": "\u1fc3", "\u1fd3": "\u0390",
+    "\u1fe3": "\u03b0", "\u1ffc": "\u1ff3", "\ufb06": "\ufb05",
+}  # fmt: skip
+
+
 def fold(key: str) -> str:
-    """The key as Go's `strings.EqualFold` compares it, near enough: each character
-    case-folded on its own (U+017F long s -> `s`, U+212A Kelvin -> `k`, final sigma -> sigma),
-    but a character whose folding is longer is kept (Go does not equate U+00DF with `ss`)."""
+    """The key as Go's `strings.EqualFold` compares it: each character replaced by one of its
+    simple case folding orbit (`unicode.SimpleFold`). A character whose full folding is one
+    character folds to it (U+017F long s -> `s`, U+212A Kelvin -> `k`, final sigma -> sigma,
+    U+2126 Ohm -> omega); one whose folding is longer is kept (Go does not equate U+00DF with
+    `ss`, nor U+0130 with `i`), or replaced by its orbit's smallest (U+1E9E -> U+00DF, U+1FD3 ->
+    U+0390, U+FB06 -> U+FB05, U+1F88 -> U+1F80). U+0131 dotless i folds to itself."""
     folded = key.casefold()
     if len(folded) == len(key):
         return folded
-    return "".join(c if len(f := c.casefold()) != 1 else f for c in key)
+    return "".join(f if len(f := c.casefold()) == 1 else SIMPLE_FOLDS.get(c, c) for c in key)
 
 
 def _ambiguous(pairs: list[tuple[str, Any]]) -> AmbiguousKeyError:

@@ -81,11 +81,24 @@ def _bounded_int(text: str) -> int:
     return value
 
 
+# gait.strictjson.SIMPLE_FOLDS and fold (a test keeps them equal): Go's simple case folding.
+_SIMPLE_FOLDS = {
+    "\u1e9e": "\u00df", "\u1f88": "\u1f80", "\u1f89": "\u1f81", "\u1f8a": "\u1f82",
+    "\u1f8b": "\u1f83", "\u1f8c": "\u1f84", "\u1f8d": "\u1f85", "\u1f8e": "\u1f86",
+    "\u1f8f": "\u1f87", "\u1f98": "\u1f90", "\u1f99": "\u1f91", "\u1f9a": "\u1f92",
+    "\u1f9b": "\u1f93", "\u1f9c": "\u1f94", "\u1f9d": "\u1f95", "\u1f9e": "\u1f96",
+    "\u1f9f": "\u1f97", "\u1fa8": "\u1fa0", "\u1fa9": "\u1fa1", "\u1faa": "\u1fa2",
+    "\u1fab": "\u1fa3", "\u1fac": "\u1fa4", "\u1fad": "\u1fa5", "\u1fae": "\u1fa6",
+    "\u1faf": "\u1fa7", "\u1fbc": "\u1fb3", "\u1fcc": "\u1fc3", "\u1fd3": "\u0390",
+    "\u1fe3": "\u03b0", "\u1ffc": "\u1ff3", "\ufb06": "\ufb05",
+}  # fmt: skip
+
+
 def _fold(key: str) -> str:
     folded = key.casefold()
     if len(folded) == len(key):
         return folded
-    return "".join(c if len(f := c.casefold()) != 1 else f for c in key)
+    return "".join(f if len(f := c.casefold()) == 1 else _SIMPLE_FOLDS.get(c, c) for c in key)
 
 
 def _strict_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
