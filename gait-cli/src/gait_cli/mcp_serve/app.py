@@ -48,7 +48,8 @@ from gait.mcp.toolcall import Decoder, adapter_name, resolve_decoder
 from gait.mcp.trust import SnapshotCache
 from gait.plugins import load_plugins
 from gait.signers import resolve_signer
-from gait_cli.mcp_serve.auth import ServiceAuth
+from gait_cli.mcp_serve import nonces
+from gait_cli.mcp_serve.auth import Credentials, ServiceAuth
 from gait_cli.mcp_serve.config import ServeConfig, token_of
 from gait_cli.mcp_serve.policy import PolicyHolder
 from gait_cli.mcp_serve.wire import (
@@ -70,6 +71,15 @@ EVALUATE_PATHS: Final = ("/v1/evaluate", "/v1/evaluate/sse", "/v1/evaluate/strea
 STRICT_STATUS: Final = {"block": 403, "require_approval": 409, "dry_run": 409}
 RETENTION_PAUSE_SECONDS: Final = 0.25
 SINK_CLOSE_SECONDS: Final = 5.0
+# Request bodies read before their HMAC is checked, per worker: at most this many bytes, or
+# PREAUTH_REQUESTS bodies of --max-request-bytes, whichever is less (docs/security.md). The
+# first PREAUTH_FREE bytes of each body are not counted: as much as the HTTP protocol buffers
+# for any connection anyway, it lets a client's usual request through while the budget is
+# taken by requests that never authenticate.
+PREAUTH_BYTES: Final = 32 << 20
+PREAUTH_REQUESTS: Final = 16
+PREAUTH_FREE: Final = 64 << 10
+PREAUTH_FULL: Final = "too many unauthenticated request bodies in progress"
 LOG = logging.getLogger("gait.mcp.serve")
 
 
@@ -107,6 +117,23 @@ class RetentionWorker:
             self._stop.wait(RETENTION_PAUSE_SECONDS)
 
 
+class Budget:
+    """Bytes shared by the requests of one worker (its event loop: no lock)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.total:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
 class ServeApp:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
@@ -128,7 +155,12 @@ class ServeApp:
             trust_snapshots=SnapshotCache(),
         )
         # Read once; never logged. None: auth off.
-        self.auth = ServiceAuth(token_of(config)) if config.auth_mode == "token" else None
+        self.auth = None
+        if config.auth_mode == "token":
+            # The service's ledger (server.run made it); a process of its own otherwise.
+            ledger = nonces.CURRENT or nonces.NonceLedger.create()
+            self.auth = ServiceAuth(token_of(config), ledger)
+        self.preauth = Budget(min(PREAUTH_BYTES, PREAUTH_REQUESTS * config.max_request_bytes))
         self.decoders: dict[str, Decoder] = {}
         dirs = {
             "trace": config.trace_dir,
@@ -246,8 +278,10 @@ class ServeApp:
         try:
             credentials = self.auth.check_headers(scope) if self.auth is not None else None
             if credentials is not None and credentials.nonce and self.auth is not None:
-                body = await self._read_body(scope, receive)
-                self.auth.check_body(credentials, scope, body)
+                if credentials.hmac:
+                    body = await self._read_unauthenticated(scope, receive, credentials)
+                else:
+                    body = await self._read_body(scope, receive)
                 signed = (credentials.nonce, body)
                 _check_content_type(scope)
             else:
@@ -256,7 +290,7 @@ class ServeApp:
             request = decode_request(body)
             status, payload = await self._decide(request)
         except RequestError as exc:
-            close = exc.status == 413
+            close = exc.status == 413 or str(exc) == PREAUTH_FULL
             headers = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
             data = error_body(str(exc))
             if signed is not None and self.auth is not None:
@@ -280,11 +314,32 @@ class ServeApp:
             extra.append(self.auth.signature(signed[0], signed[1], status, data))
         await respond(send, status, data, content_type=content_type, extra=extra)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_unauthenticated(
+        self, scope: Scope, receive: Receive, credentials: Credentials
+    ) -> bytes:
+        """The body of an HMAC request, read within the worker's budget for bodies whose
+        sender has not proved the token yet (503 and close above it), then authenticated."""
+        held = [0]
+        try:
+            body = await self._read_body(scope, receive, held)
+            assert self.auth is not None
+            self.auth.check_body(credentials, scope, body)
+            return body
+        finally:
+            self.preauth.give(held[0])
+
+    async def _read_body(
+        self, scope: Scope, receive: Receive, held: list[int] | None = None
+    ) -> bytes:
+        """The request body; with `held`, its bytes are taken from the pre-authentication
+        budget as they are announced or arrive (`held[0]`: how many, for the caller to give
+        back)."""
         limit = self.config.max_request_bytes
         declared = header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
             raise RequestError(413, "request body exceeds max-request-bytes")
+        if held is not None and declared.isdigit():
+            self._take(held, int(declared) - PREAUTH_FREE)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -295,9 +350,18 @@ class ServeApp:
             size += len(chunk)
             if size > limit:
                 raise RequestError(413, "request body exceeds max-request-bytes")
+            if held is not None and size - PREAUTH_FREE > held[0]:
+                self._take(held, size - PREAUTH_FREE - held[0])
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
+
+    def _take(self, held: list[int], size: int) -> None:
+        if size <= 0:
+            return
+        if not self.preauth.take(size):
+            raise RequestError(503, PREAUTH_FULL)
+        held[0] += size
 
     # -- the decision ---------------------------------------------------------------------------
     #

@@ -9,8 +9,11 @@ Every answer to a request that authenticated and carries a well-formed nonce get
 exact body sent, which is what lets a client tell the service from a squatter on its port.
 
 The HMAC covers the request body, so that scheme reads the body (bounded by
-`--max-request-bytes`, 413 above it) before it can answer 401; the header checks that need no
-body (nonce and time well-formed, time within the allowed skew) answer 401 first.
+`--max-request-bytes`, 413 above it, and by the worker's budget for bodies read before
+authentication, 503 above it) before it can answer 401; the header checks that need no body
+(nonce and time well-formed, time within the allowed skew) answer 401 first. A request whose
+HMAC is valid is recorded in the service's nonce ledger (`nonces`): the same nonce again,
+within the time window, is a replay (401 `replayed request`).
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from typing import Final
 import attrs
 
 from gait.mcp import serviceauth
+from gait_cli.mcp_serve import nonces
 from gait_cli.mcp_serve.wire import RequestError, Scope
 
 INVALID: Final = "invalid request authentication"
+REPLAYED: Final = "replayed request"
+LEDGER_FULL: Final = "too many recent requests to tell a replay (nonce ledger full)"
 SERVER_AUTH: Final = serviceauth.RESPONSE_AUTH_HEADER.encode()
 _NONCE: Final = serviceauth.NONCE_HEADER.encode()
 _TIME: Final = serviceauth.TIME_HEADER.encode()
@@ -56,8 +62,10 @@ def _headers(scope: Scope) -> tuple[str, str, str, str]:
 
 
 class ServiceAuth:
-    def __init__(self, token: bytes) -> None:
+    def __init__(self, token: bytes, ledger: nonces.NonceLedger | None) -> None:
         self.token = token
+        # None only where no replay can matter (tests of the checks alone).
+        self.ledger = ledger
 
     def check_headers(self, scope: Scope) -> Credentials:
         """The checks that need no body, in the reference's wording for the bearer scheme;
@@ -79,8 +87,12 @@ class ServiceAuth:
         return Credentials(False, well_formed)
 
     def check_body(self, credentials: Credentials, scope: Scope, body: bytes) -> None:
-        """The HMAC scheme's check over the request body (bearer was checked already)."""
-        if credentials.hmac and not serviceauth.request_is_authentic(
+        """The HMAC scheme's check over the request body (bearer was checked already), then
+        the nonce ledger's: a valid request is decided once."""
+        if not credentials.hmac:
+            return
+        now = time.time()
+        if not serviceauth.request_is_authentic(
             self.token,
             nonce=credentials.nonce,
             unix_time=credentials.unix_time,
@@ -88,9 +100,15 @@ class ServiceAuth:
             method=scope["method"],
             path=scope["path"],
             body=body,
-            now=time.time(),
+            now=now,
         ):
             raise RequestError(401, INVALID)
+        if self.ledger is not None:
+            seen = self.ledger.record(credentials.nonce, nonces.expiry(credentials.unix_time), now)
+            if seen == nonces.REPLAYED:
+                raise RequestError(401, REPLAYED)
+            if seen == nonces.FULL:
+                raise RequestError(503, LEDGER_FULL)
 
     def authenticates(self, scope: Scope, body: bytes = b"") -> Credentials | None:
         """The request's credentials when they are valid (either scheme), else None."""

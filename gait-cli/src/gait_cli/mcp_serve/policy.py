@@ -3,15 +3,17 @@ settled (docs/mcp.md, "Policy").
 
 A decision never uses a policy read that did not settle. A read counts only when the file's
 stat (device, inode, size, mtime, ctime) is the same before and after it, the bytes are as
-many as the file's size, and a stat SETTLE_SECONDS after the read began still finds the file
-unchanged: a writer that truncates the file and writes it in pieces leaves half a file, which
-may well parse, for as long as it pauses. (The file's own times cannot tell: on ext4 a stat
-can see a truncated size with the times of before the truncation.) A request that finds the
-file changed waits for the new policy (at most WAIT_SECONDS, so the next decision after an
-edit uses it), else decides with the last good one. An edit that does not load (it does not
-parse, the file is gone, is not a regular file, or does not settle within
-SETTLE_LIMIT_SECONDS) leaves the last good policy in force, and says so (`stale`); there is
-no policy only when none ever loaded, and then evaluations answer 503.
+many as the file's size, and SETTLE_SECONDS after the read began a stat still finds the file
+unchanged and a second read finds the same bytes (where timestamps are coarse, an edit in
+place that keeps the size can leave the stat as it was): a writer that truncates the file and
+writes it in pieces leaves half a file, which may well parse, for as long as it pauses. (The
+file's own times cannot tell: on ext4 a stat can see a truncated size with the times of before
+the truncation.) A request that finds the file changed waits for the new policy (at most
+WAIT_SECONDS, so the next decision after an edit uses it), else decides with the last good
+one. An edit that does not load (it does not parse, the file is gone, is not a regular file,
+or does not settle within SETTLE_LIMIT_SECONDS) leaves the last good policy in force, and
+says so (`stale`); there is no policy only when none ever loaded, and then evaluations answer
+503.
 
 Reads and compiles run on the thread pool, never on the event loop; a request costs one stat.
 """
@@ -73,9 +75,13 @@ def read_consistent(path: str) -> _Read | None:
 
 
 def unchanged_since(path: str, read: _Read) -> bool:
+    """The file has the stat and the bytes of `read` (read again only when the stat matches:
+    this runs only after a change)."""
     try:
-        return _signature(os.stat(path)) == read.signature
-    except OSError:
+        if _signature(os.stat(path)) != read.signature:
+            return False
+        return read_regular_file(path, MAX_POLICY_BYTES, what="policy") == read.data
+    except (GaitError, OSError):
         return False
 
 

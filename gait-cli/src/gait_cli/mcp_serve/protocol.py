@@ -4,6 +4,11 @@ service facing hostile clients needs and uvicorn lacks (docs/mcp.md, "Limits").
 - Header size: the bytes of a request's start line and headers are counted before the parser
   sees them (httptools keeps every header byte until the headers end); past `max_header_bytes`
   the connection gets a 431 and is closed, so a huge header costs at most that much memory.
+  Trailers (header lines after a chunked body's last chunk) count against the same limit,
+  together with the head: the bytes the parser is fed between two steps of a body (a chunk
+  header, body bytes, a chunk's end) may not exceed `max_header_bytes` (httptools keeps a
+  header line whole until it ends), nor may the names and values of the head and trailers
+  together. Trailers are never added to the request's headers (ASGI has no place for them).
 - Header read time: a connection must deliver a whole request head within `header_timeout`
   of its first byte (of being accepted, for the first request), as Go's ReadHeaderTimeout.
 - Body read time: a request's body must arrive within `read_timeout` of its headers.
@@ -58,6 +63,11 @@ class LimitedProtocol(HttpToolsProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
+        # Bytes fed to the parser since the body last made progress (framing, trailers).
+        self._framing_bytes = 0
+        # Names and values of the request's head and trailers, for the trailers' limit.
+        self._field_bytes = 0
+        self._fields_too_large = False
         # Waiting for (the rest of) a request head, or for the rest of a body.
         self._head_pending = True
         self._body_pending = False
@@ -94,38 +104,76 @@ class LimitedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if not self._admitted:
             return
-        if self._head_pending:
-            room = self.limits.max_header_bytes - self._header_bytes
-            if len(data) > room:
-                # Only what may still be head reaches the parser; the rest waits for its verdict.
-                self._header_bytes += room
-                super().data_received(data[:room])
-                if self._head_pending:
+        limit = self.limits.max_header_bytes
+        while True:
+            # Only what the limit still allows reaches the parser; the rest waits for its
+            # verdict. A request that arrives whole fits at once (one call, as before).
+            used = self._header_bytes if self._head_pending else self._framing_bytes
+            room = limit - used
+            if len(data) <= room:
+                self._count(len(data))
+                super().data_received(data)
+                if self._fields_too_large:
                     self._too_large()
                     return
-                if self.transport.is_closing():
-                    return
-                data = data[room:]
-            else:
-                self._header_bytes += len(data)
-        super().data_received(data)
+                break
+            if room <= 0:
+                self._too_large()
+                return
+            self._count(room)
+            super().data_received(data[:room])
+            if self._fields_too_large:
+                self._too_large()
+                return
+            if self.transport.is_closing():
+                return
+            data = data[room:]
         if self._timer is None and not self.transport.is_closing():
             if self._head_pending and self._header_bytes:
                 self._timer = self.loop.call_later(self.limits.header_timeout, self._expire)
             elif self._body_pending:
                 self._timer = self.loop.call_later(self.limits.read_timeout, self._expire)
 
+    def _count(self, size: int) -> None:
+        if self._head_pending:
+            self._header_bytes += size
+        else:
+            self._framing_bytes += size
+
+    # The body's steps: the bytes fed since then are all that the parser may be holding.
+    def on_body(self, body: bytes) -> None:
+        self._framing_bytes = 0
+        super().on_body(body)
+
+    def on_chunk_header(self) -> None:
+        self._framing_bytes = 0
+
+    def on_chunk_complete(self) -> None:
+        self._framing_bytes = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._field_bytes += len(name) + len(value)
+        if self._head_pending:
+            super().on_header(name, value)
+        elif self._field_bytes > self.limits.max_header_bytes:
+            # A trailer: counted, never kept; past the limit the request is not dispatched.
+            self._fields_too_large = True
+
     def on_headers_complete(self) -> None:
         self._head_pending = False
         self._header_bytes = 0
+        self._framing_bytes = 0
         self._body_pending = True
         if self._timer is not None:
             self._cancel()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        if self._fields_too_large:
+            return  # the connection is closed with a 431; the app sees a disconnect
         self._body_pending = False
         self._head_pending = True
+        self._field_bytes = 0
         if self._timer is not None:
             self._cancel()
         super().on_message_complete()

@@ -5,7 +5,8 @@ error with the usual error output. With `--workers N` this module's supervisor s
 processes, each with its own SO_REUSEPORT socket on the address; each builds its own app from
 the configuration in `CONFIG_ENV`. A Unix socket (`--listen unix:PATH`) is bound once, created
 with `--socket-mode` (0600 by default), and shared by the workers (SO_REUSEPORT does not apply
-to Unix sockets); the server removes it when it stops.
+to Unix sockets); the server removes it when it stops. In token mode the server creates the
+nonce ledger (`nonces`) that every worker shares, a file in memory passed by descriptor.
 
 Shutdown (SIGTERM or SIGINT): uvicorn stops accepting, lets requests in flight finish (at most
 `graceful_timeout` seconds), runs the app's lifespan shutdown, and the command exits 0. Every
@@ -100,8 +101,9 @@ def bind_unix(path: str, mode: int) -> socket.socket:
         except OSError as exc:
             raise fail(f"cannot remove the stale socket: {exc.strerror or exc}") from None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    # The socket file gets its mode from the umask: none but the owner until it is set.
-    old_umask = os.umask(0o177)
+    # The socket file gets its mode from the umask, at once: no chmod by path afterwards,
+    # which a swap of the path (in a folder others may write) could aim at another file.
+    old_umask = os.umask(~mode & 0o777)
     try:
         sock.bind(path)
     except OSError as exc:
@@ -110,7 +112,6 @@ def bind_unix(path: str, mode: int) -> socket.socket:
     finally:
         os.umask(old_umask)
     try:
-        os.chmod(path, mode)
         sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
@@ -172,10 +173,14 @@ def _serve(config: ServeConfig, sock: socket.socket) -> bool:
     return bool(server.started)
 
 
-def worker(address: tuple[Any, ...] | socket.socket) -> None:
+def worker(address: tuple[Any, ...] | socket.socket, ledger: Any = None) -> None:
     """One worker process: its own SO_REUSEPORT socket on the server's address, or the
-    server's Unix socket (passed to it)."""
+    server's Unix socket (passed to it); the service's nonce ledger (`nonces.Inherited`)."""
+    from gait_cli.mcp_serve import nonces
+
     config = ServeConfig.from_env()
+    if ledger is not None:
+        nonces.CURRENT = nonces.NonceLedger(ledger.fd)
     if isinstance(address, socket.socket):
         raise SystemExit(0 if _serve(config, address) else 1)
     family = socket.AF_INET6 if len(address) == 4 else socket.AF_INET
@@ -190,18 +195,28 @@ def worker(address: tuple[Any, ...] | socket.socket) -> None:
 def run(config: ServeConfig, sock: socket.socket) -> int:
     """Serve until SIGTERM or SIGINT; 0 after a graceful stop. A Unix socket's file is removed
     at the end (if it is still this server's)."""
+    from gait_cli.mcp_serve import nonces
+
     os.environ[CONFIG_ENV] = config.to_env()
     inode = os.lstat(config.unix_path).st_ino if config.unix_path else None
+    ledger = nonces.NonceLedger.create() if config.auth_mode == "token" else None
+    nonces.CURRENT = ledger
     try:
         if config.workers == 1:
             return 0 if _serve(config, sock) else 1
-        return _supervise(config, sock if config.unix_path else sock.getsockname())
+        inherited = nonces.Inherited(ledger.fd) if ledger is not None else None
+        return _supervise(config, sock if config.unix_path else sock.getsockname(), inherited)
     finally:
+        nonces.CURRENT = None
+        if ledger is not None:
+            ledger.close()
         if config.unix_path:
             unlink_socket(config.unix_path, inode)
 
 
-def _supervise(config: ServeConfig, address: tuple[Any, ...] | socket.socket) -> int:
+def _supervise(
+    config: ServeConfig, address: tuple[Any, ...] | socket.socket, ledger: Any = None
+) -> int:
     """Start the workers, restart one that dies, and on SIGTERM or SIGINT stop them all
     gracefully (each finishes its requests in flight) before exiting."""
     import multiprocessing
@@ -213,7 +228,7 @@ def _supervise(config: ServeConfig, address: tuple[Any, ...] | socket.socket) ->
         signal.signal(signum, lambda *_: stopping.set())
 
     def start() -> Any:
-        process = context.Process(target=worker, args=(address,), name="gait-mcp-serve")
+        process = context.Process(target=worker, args=(address, ledger), name="gait-mcp-serve")
         process.start()
         return process
 

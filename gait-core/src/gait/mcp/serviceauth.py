@@ -33,8 +33,10 @@ TIME_HEADER = "x-gait-auth-time"
 REQUEST_AUTH_HEADER = "x-gait-auth"
 RESPONSE_AUTH_HEADER = "x-gait-server-auth"
 SCHEME = "v1="
-# How far a request's time may be from the service's clock, either way.
-MAX_CLOCK_SKEW_SECONDS = 300
+# How far a request's time may be from the service's clock, either way. A request that proves the
+# token is recorded by its nonce for as long as its time passes this check (the service refuses
+# the same nonce again), so the window also sizes the service's nonce ledger.
+MAX_CLOCK_SKEW_SECONDS = 60
 # Shorter tokens are refused by the service at start-up (and by our clients).
 MIN_TOKEN_BYTES = 16
 NONCE_HEX_LENGTH = 64
