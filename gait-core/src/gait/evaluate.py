@@ -16,7 +16,7 @@ kill switch, signing) is not done here. `Decision` carries what those steps need
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -33,32 +33,9 @@ from gait.intent import (
     prepare_for_evaluation,
     raw_risk_class,
 )
-from gait.policy import (
-    FACT_COUNT,
-    FACT_DESTRUCTIVE_HINT,
-    FACT_DISCOVERY_METHOD,
-    FACT_ENDPOINT_CLASS,
-    FACT_IDEMPOTENT_HINT,
-    FACT_IDENTITY,
-    FACT_OPEN_WORLD_HINT,
-    FACT_OPERATION,
-    FACT_PROVENANCE_SOURCE,
-    FACT_READ_ONLY_HINT,
-    FACT_RISK_CLASS,
-    FACT_SENSITIVITY,
-    FACT_SKILL_PUBLISHER,
-    FACT_SKILL_SOURCE,
-    FACT_TARGET_KIND,
-    FACT_TARGET_VALUE,
-    FACT_TOOL_NAME,
-    FACT_WORKSPACE,
-    CompiledPolicy,
-    CompiledRule,
-    Dataflow,
-    Endpoint,
-    FailClosed,
-    RateLimit,
-)
+from gait.policy_facts import FACT_BUILDERS, FACT_COUNT
+from gait.policy_index import CompiledPolicy, CompiledRule
+from gait.policy_model import Dataflow, Endpoint, FailClosed, RateLimit
 from gait.trace import trace_id_for
 
 if TYPE_CHECKING:
@@ -204,7 +181,7 @@ class _Subject:
     def fact(self, index: int) -> Any:
         value = self.facts[index]
         if value is None:
-            value = self.facts[index] = _FACT_BUILDERS[index](self)
+            value = self.facts[index] = FACT_BUILDERS[index](self)
         return value
 
     @property
@@ -214,46 +191,12 @@ class _Subject:
         return self._destructive
 
 
-def _skill_fact(subject: _Subject, attribute: str) -> frozenset[str]:
-    if subject.skill is None:
-        return frozenset()
-    return frozenset((go_lower(go_trim_space(getattr(subject.skill, attribute))),))
-
-
-_FACT_BUILDERS: Final[tuple[Callable[[_Subject], Any], ...]] = (
-    lambda s: (s.tool_name,),  # FACT_TOOL_NAME
-    lambda s: (s.context.risk_class,),  # FACT_RISK_CLASS
-    lambda s: (s.context.identity,),  # FACT_IDENTITY
-    lambda s: {t.kind for t in s.targets},  # FACT_TARGET_KIND
-    lambda s: {t.value for t in s.targets},  # FACT_TARGET_VALUE
-    lambda s: {t.endpoint_class for t in s.targets},  # FACT_ENDPOINT_CLASS
-    lambda s: {t.discovery_method for t in s.targets},  # FACT_DISCOVERY_METHOD
-    lambda s: {t.sensitivity for t in s.targets},  # FACT_SENSITIVITY
-    lambda s: {t.operation for t in s.targets},  # FACT_OPERATION
-    lambda s: {p.source for p in s.provenance},  # FACT_PROVENANCE_SOURCE
-    lambda s: _skill_fact(s, "publisher"),  # FACT_SKILL_PUBLISHER
-    lambda s: _skill_fact(s, "source"),  # FACT_SKILL_SOURCE
-    lambda s: {t.read_only_hint for t in s.targets},  # FACT_READ_ONLY_HINT
-    lambda s: {t.destructive_hint for t in s.targets},  # FACT_DESTRUCTIVE_HINT
-    lambda s: {t.idempotent_hint for t in s.targets},  # FACT_IDEMPOTENT_HINT
-    lambda s: {t.open_world_hint for t in s.targets},  # FACT_OPEN_WORLD_HINT
-    lambda s: (s.context.workspace,),  # FACT_WORKSPACE
-)
-assert len(_FACT_BUILDERS) == FACT_COUNT
-assert (FACT_TOOL_NAME, FACT_RISK_CLASS, FACT_IDENTITY, FACT_TARGET_KIND) == (0, 1, 2, 3)
-assert (FACT_TARGET_VALUE, FACT_ENDPOINT_CLASS, FACT_DISCOVERY_METHOD) == (4, 5, 6)
-assert (FACT_SENSITIVITY, FACT_OPERATION, FACT_PROVENANCE_SOURCE) == (7, 8, 9)
-assert (FACT_SKILL_PUBLISHER, FACT_SKILL_SOURCE, FACT_READ_ONLY_HINT) == (10, 11, 12)
-assert (FACT_DESTRUCTIVE_HINT, FACT_IDEMPOTENT_HINT, FACT_OPEN_WORLD_HINT) == (13, 14, 15)
-assert FACT_WORKSPACE == 16
-
-
 def _rule_matches(compiled: CompiledRule, subject: _Subject) -> bool:
     facts = subject.facts
     for index, allowed in compiled.checks:
         fact = facts[index]
         if fact is None:
-            fact = facts[index] = _FACT_BUILDERS[index](subject)
+            fact = facts[index] = FACT_BUILDERS[index](subject)
         if allowed.isdisjoint(fact):
             return False
     prefixes = compiled.workspace_prefixes

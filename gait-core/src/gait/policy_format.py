@@ -31,7 +31,16 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from gait.policy import Dataflow, Endpoint, Match, MCPTrust, Policy, RateLimit, Rule
+from gait.policy_model import (
+    MATCH_FIELDS,
+    Dataflow,
+    Endpoint,
+    Match,
+    MCPTrust,
+    Policy,
+    RateLimit,
+    Rule,
+)
 
 __all__ = ["format_policy", "leading_comments", "policy_document"]
 
@@ -121,33 +130,17 @@ def _put(document: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _match_document(match: Match) -> dict[str, Any]:
+    # Keys and order from the match field declarations (`Match`'s field order).
     document: dict[str, Any] = {}
-    _put(document, "tool_names", match.tool_names)
-    _put(document, "risk_classes", match.risk_classes)
-    _put(document, "target_kinds", match.target_kinds)
-    _put(document, "target_values", match.target_values)
-    _put(document, "endpoint_classes", match.endpoint_classes)
-    _put(document, "discovery_method", match.discovery_methods)
-    hints = match.tool_annotations
-    annotations: dict[str, Any] = {}
-    for key, hint in (
-        ("readOnlyHint", hints.read_only_hint),
-        ("destructiveHint", hints.destructive_hint),
-        ("idempotentHint", hints.idempotent_hint),
-        ("openWorldHint", hints.open_world_hint),
-    ):
-        if hint is not None:
-            annotations[key] = hint
-    _put(document, "tool_annotations", annotations)
-    _put(document, "skill_publishers", match.skill_publishers)
-    _put(document, "skill_sources", match.skill_sources)
-    _put(document, "data_classes", match.data_classes)
-    _put(document, "destination_kinds", match.destination_kinds)
-    _put(document, "destination_values", match.destination_values)
-    _put(document, "destination_operations", match.destination_operations)
-    _put(document, "provenance_sources", match.provenance_sources)
-    _put(document, "identities", match.identities)
-    _put(document, "workspace_prefixes", match.workspace_prefixes)
+    for spec in MATCH_FIELDS:
+        value = getattr(match, spec.name)
+        if spec.struct is not None:
+            value = {
+                sub.key: item
+                for sub in spec.fields
+                if (item := getattr(value, sub.name)) is not None
+            }
+        _put(document, spec.key, value)
     return document
 
 
