@@ -15,20 +15,21 @@ from typing import Any, Final
 import attrs
 
 from gait.gostrings import go_lower, go_trim_lower, go_trim_space
-from gait.intent import (
-    ArgProvenance,
+from gait.intent_model import ArgProvenance, Target
+from gait.intent_text import (
     IntentError,
-    Target,
-    _enum,
-    _get_norm,
-    _get_trim,
-    _is_hex64,
-    _json_int,
-    _looks_like_secret,
-    _normalize_args,
-    _normalize_provenance,
-    _normalize_targets,
-    _unique_sorted,
+    enum_value,
+    get_norm,
+    get_trim,
+    is_hex64,
+    json_int,
+    unique_sorted,
+)
+from gait.intent_values import (
+    looks_like_secret,
+    normalize_args,
+    normalize_provenance,
+    normalize_targets,
 )
 from gait.timefmt import ZERO_TIME_TEXT, GoTime
 
@@ -191,7 +192,7 @@ class Sandbox:
         if self.env_exposure_mode:
             out["env_exposure_mode"] = self.env_exposure_mode
         if self.timeout_seconds:
-            out["timeout_seconds"] = _json_int(self.timeout_seconds)
+            out["timeout_seconds"] = json_int(self.timeout_seconds)
         if self.filesystem_isolation:
             out["filesystem_isolation"] = self.filesystem_isolation
         if self.user_mode:
@@ -241,13 +242,13 @@ def normalize_script(raw: Mapping[str, Any]) -> Script:
         tool_name = go_trim_lower(step.get("tool_name", ""))
         if not tool_name:
             raise IntentError(f"script.steps[{index}].tool_name is required")
-        args = _normalize_args(step.get("args"), f"normalize script.steps[{index}].args")
+        args = normalize_args(step.get("args"), f"normalize script.steps[{index}].args")
         try:
-            targets = _normalize_targets(tool_name, step.get("targets"))
+            targets = normalize_targets(tool_name, step.get("targets"))
         except IntentError as exc:
             raise IntentError(f"normalize script.steps[{index}].targets: {exc}") from None
         try:
-            provenance = _normalize_provenance(step.get("arg_provenance"))
+            provenance = normalize_provenance(step.get("arg_provenance"))
         except IntentError as exc:
             raise IntentError(f"normalize script.steps[{index}].arg_provenance: {exc}") from None
         steps.append(ScriptStep(tool_name, args, targets, provenance))
@@ -258,21 +259,21 @@ def normalize_script(raw: Mapping[str, Any]) -> Script:
 
 
 def normalize_skill_provenance(raw: Mapping[str, Any]) -> SkillProvenance:
-    skill_name = _get_trim(raw, "skill_name")
-    source = _get_norm(raw, "source")
-    publisher = _get_trim(raw, "publisher")
+    skill_name = get_trim(raw, "skill_name")
+    source = get_norm(raw, "source")
+    publisher = get_trim(raw, "publisher")
     if not skill_name or not source or not publisher:
         raise IntentError("skill provenance requires skill_name, source, and publisher")
-    skill_digest = _get_norm(raw, "digest")
-    if skill_digest and not _is_hex64(skill_digest):
+    skill_digest = get_norm(raw, "digest")
+    if skill_digest and not is_hex64(skill_digest):
         raise IntentError(f"invalid skill provenance digest: {skill_digest}")
     return SkillProvenance(
         skill_name,
         source,
         publisher,
-        _get_trim(raw, "skill_version"),
+        get_trim(raw, "skill_version"),
         skill_digest,
-        _get_trim(raw, "signature_key_id"),
+        get_trim(raw, "signature_key_id"),
     )
 
 
@@ -286,11 +287,11 @@ def _after(later: GoTime, earlier: GoTime) -> bool:
 
 
 def normalize_delegation(raw: Mapping[str, Any]) -> Delegation:
-    requester = _get_trim(raw, "requester_identity")
+    requester = get_trim(raw, "requester_identity")
     if not requester:
         raise IntentError("delegation.requester_identity is required")
-    scope_class = _get_norm(raw, "scope_class")
-    token_refs = _unique_sorted(raw.get("token_refs") or ())
+    scope_class = get_norm(raw, "scope_class")
+    token_refs = unique_sorted(raw.get("token_refs") or ())
     chain: list[DelegationLink] = []
     for index, link in enumerate(raw.get("chain") or ()):
         delegator = go_trim_space(link.get("delegator_identity", ""))
@@ -346,7 +347,7 @@ def _reject_sandbox_string(path: str, value: str) -> None:
         return
     if go_lower(trimmed).startswith(_EVIDENCE_REF_PREFIXES):
         return
-    if _looks_like_secret(trimmed):
+    if looks_like_secret(trimmed):
         raise IntentError(
             f"{path} must not contain secret-like sandbox material; "
             "use sandbox evidence refs or digests instead"
@@ -367,23 +368,23 @@ def _normalize_sandbox_paths(path: str, values: list[str] | None) -> tuple[str, 
 
 
 def normalize_sandbox(raw: Mapping[str, Any]) -> Sandbox | None:
-    network_mode = _enum(
-        _get_norm(raw, "network_mode"),
+    network_mode = enum_value(
+        get_norm(raw, "network_mode"),
         _SANDBOX_NETWORK_MODES,
         "context.sandbox.network_mode is unsupported",
     )
-    env_exposure_mode = _enum(
-        _get_norm(raw, "env_exposure_mode"),
+    env_exposure_mode = enum_value(
+        get_norm(raw, "env_exposure_mode"),
         _SANDBOX_ENV_EXPOSURE_MODES,
         "context.sandbox.env_exposure_mode is unsupported",
     )
-    filesystem_isolation = _enum(
-        _get_norm(raw, "filesystem_isolation"),
+    filesystem_isolation = enum_value(
+        get_norm(raw, "filesystem_isolation"),
         _SANDBOX_FILESYSTEM_ISOLATIONS,
         "context.sandbox.filesystem_isolation is unsupported",
     )
-    user_mode = _enum(
-        _get_norm(raw, "user_mode"),
+    user_mode = enum_value(
+        get_norm(raw, "user_mode"),
         _SANDBOX_USER_MODES,
         "context.sandbox.user_mode is unsupported",
     )
@@ -396,9 +397,9 @@ def normalize_sandbox(raw: Mapping[str, Any]) -> Sandbox | None:
     read_only_roots = _normalize_sandbox_paths(
         "context.sandbox.read_only_roots", raw.get("read_only_roots")
     )
-    evidence_ref = _get_trim(raw, "evidence_ref")
-    evidence_digest = _get_norm(raw, "evidence_digest")
-    if evidence_digest and not _is_hex64(evidence_digest):
+    evidence_ref = get_trim(raw, "evidence_ref")
+    evidence_digest = get_norm(raw, "evidence_digest")
+    if evidence_digest and not is_hex64(evidence_digest):
         raise IntentError("context.sandbox.evidence_digest must be sha256 hex")
     _reject_sandbox_string("context.sandbox.evidence_ref", evidence_ref)
     sandbox = Sandbox(
@@ -421,8 +422,8 @@ _EMPTY_SANDBOX: Final = Sandbox()
 
 
 def normalize_agent_identity(raw: Mapping[str, Any]) -> AgentIdentity:
-    manifest_digest = _get_norm(raw, "manifest_digest")
-    if manifest_digest and not _is_hex64(manifest_digest):
+    manifest_digest = get_norm(raw, "manifest_digest")
+    if manifest_digest and not is_hex64(manifest_digest):
         raise IntentError("context.agent_identity.manifest_digest must be sha256 hex")
     issued_at = _utc(raw.get("issued_at"))
     approved_at = _utc(raw.get("approved_at"))
@@ -435,11 +436,11 @@ def normalize_agent_identity(raw: Mapping[str, Any]) -> AgentIdentity:
         if approved_at is not None and not _after(expires_at, approved_at):
             raise IntentError("context.agent_identity.expires_at must be after approved_at")
     return AgentIdentity(
-        _unique_sorted(raw.get("lifecycle_states") or ()),
-        _get_trim(raw, "owner"),
+        unique_sorted(raw.get("lifecycle_states") or ()),
+        get_trim(raw, "owner"),
         manifest_digest,
-        _get_trim(raw, "publisher"),
-        _get_norm(raw, "source"),
+        get_trim(raw, "publisher"),
+        get_norm(raw, "source"),
         issued_at,
         approved_at,
         expires_at,
