@@ -75,8 +75,25 @@ class GateDecision:
         return self.verdict == "allow"
 
 
-def combine(decision: Decision, answers: Sequence[tuple[str, EvaluatorVerdict]]) -> GateDecision:
+def combine(
+    decision: Decision,
+    answers: Sequence[tuple[str, EvaluatorVerdict]],
+    *,
+    plugins: tuple[Mapping[str, str], ...] = (),
+    latency_ms: float = 0.0,
+) -> GateDecision:
     """Most restrictive wins; reasons come from every source whose verdict is the final one."""
+    if not answers:  # the policy alone: its verdict and codes as they are (built once)
+        return GateDecision(
+            verdict=decision.verdict,
+            reason_codes=tuple(sorted(set(decision.reason_codes))),
+            violations=tuple(sorted(set(decision.violations))),
+            intent_digest=decision.intent_digest,
+            policy_digest=decision.policy_digest,
+            evaluation=decision,
+            plugins=plugins,
+            latency_ms=latency_ms,
+        )
     verdict = most_restrictive(decision.verdict, *(answer.verdict for _, answer in answers))
     reasons = set(decision.reason_codes) if decision.verdict == verdict else set()
     violations = set(decision.violations) if decision.verdict == verdict else set()
@@ -92,6 +109,8 @@ def combine(decision: Decision, answers: Sequence[tuple[str, EvaluatorVerdict]])
         policy_digest=decision.policy_digest,
         evaluation=decision,
         plugin_verdicts=tuple(answers),
+        plugins=plugins,
+        latency_ms=latency_ms,
     )
 
 
@@ -164,9 +183,9 @@ class Gate:
         if self.plugins is not None and decision.intent is not None:
             answers = self.plugins.evaluate(decision.intent, decision.policy_digest)
             participants = tuple(self.plugins.participants()) if answers else ()
-        combined = combine(decision, answers)
-        return attrs.evolve(
-            combined,
+        return combine(
+            decision,
+            answers,
             plugins=participants,
             latency_ms=(time.perf_counter() - started) * 1000,
         )

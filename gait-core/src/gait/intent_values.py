@@ -18,7 +18,6 @@ from gait.intent_text import (
     go_base,
     is_hex64,
 )
-from gait.intent_url import URLError, url_hostname
 from gait.limits import MAX_JSON_DEPTH
 from gait.vocabulary import DISCOVERY_METHODS, ENDPOINT_CLASSES
 
@@ -96,6 +95,17 @@ def _infer_endpoint_class(kind: str, operation: str, tool_name: str) -> str:
     return "other"
 
 
+def _url_hostname(raw: str) -> str:
+    """Go url.Parse(raw).Hostname(), "" when it does not parse. Imported on first use: most
+    targets are paths or hosts (start-up budget)."""
+    from gait.intent_url import URLError, url_hostname
+
+    try:
+        return url_hostname(raw)
+    except URLError:
+        return ""
+
+
 def _infer_endpoint_domain(kind: str, value: str) -> str:
     if kind == "host":
         host = go_trim_space(value)
@@ -105,10 +115,7 @@ def _infer_endpoint_domain(kind: str, value: str) -> str:
         host = host.partition(":")[0]
         return go_trim_lower(host)
     if kind == "url":
-        try:
-            return go_trim_lower(url_hostname(go_trim_space(value)))
-        except URLError:
-            return ""
+        return go_trim_lower(_url_hostname(go_trim_space(value)))
     return ""
 
 

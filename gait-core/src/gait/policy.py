@@ -29,6 +29,8 @@ refused with a `PolicyError` naming them, never silently ignored (see `UNSUPPORT
 
 from __future__ import annotations
 
+from typing import Any
+
 from gait.policy_facts import (
     FACT_COUNT,
     FACT_DESTRUCTIVE_HINT,
@@ -63,6 +65,7 @@ from gait.policy_model import (
     ALLOWED_REQUIRED_HIGH_RISK_FIELDS,
     DEFAULT_VERDICT,
     MATCH_FIELDS,
+    MAX_POLICY_DEPTH,
     POLICY_SCHEMA_ID,
     POLICY_SCHEMA_VERSION,
     UNSUPPORTED_MATCH_KEYS,
@@ -83,7 +86,6 @@ from gait.policy_model import (
     policy_digest,
 )
 from gait.policy_normalize import parse_policy, policy_from_document
-from gait.policy_yaml import MAX_POLICY_DEPTH, parse_policy_document
 
 __all__ = [
     "ALLOWED_REQUIRED_FIELDS",
@@ -138,3 +140,13 @@ __all__ = [
     "policy_from_document",
     "sanitize_rule_name",
 ]
+
+
+def parse_policy_document(data: bytes | str) -> Any:
+    """YAML text → its one document as plain Python values (see `gait.policy_yaml`).
+
+    `gait.policy_yaml` is imported on the first parse: a hook whose policy comes from the
+    parsed-policy cache (`gait.policy_cache`) never parses YAML."""
+    from gait import policy_yaml
+
+    return policy_yaml.parse_policy_document(data)

@@ -4,7 +4,8 @@ A match field declaration (`gait.policy_model.match_field`) names the fact it te
 policy keeps (fact index, allowed values) set tests, and evaluation computes each fact lazily,
 once per intent, with `FACT_BUILDERS[index](subject)`. A subject has `tool_name`, `context`,
 `targets`, `provenance` and `skill` (see `gait.evaluate`). A new match field over an existing
-fact needs no change here; a new fact is one index and one builder.
+fact needs no change here; a new fact is one index, one builder and its rank in
+`INDEX_DIMENSIONS`, all here.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "FACT_TARGET_VALUE",
     "FACT_TOOL_NAME",
     "FACT_WORKSPACE",
+    "INDEX_DIMENSIONS",
 ]
 
 FACT_TOOL_NAME: Final = 0
@@ -83,3 +85,31 @@ FACT_BUILDERS: Final[tuple[Callable[[Any], Any], ...]] = (
     lambda s: (s.context.workspace,),  # FACT_WORKSPACE
 )
 assert len(FACT_BUILDERS) == FACT_COUNT == FACT_WORKSPACE + 1
+
+# Dimensions a rule can be indexed under, most selective first. A rule sits in the bucket of each
+# allowed value of the first dimension it constrains (but see `_index_rank`); rules that
+# constrain none are "residual".
+# Every dimension but one is "some value of the intent is in the allowed set"; the workspace is
+# "the intent's workspace starts with an allowed prefix", whose buckets are keyed by prefix.
+# Either way, being found through a bucket proves that criterion, and it is dropped from the
+# rule's remaining checks.
+INDEX_DIMENSIONS: Final = (
+    FACT_TOOL_NAME,
+    FACT_IDENTITY,
+    FACT_TARGET_VALUE,
+    FACT_WORKSPACE,
+    FACT_SKILL_PUBLISHER,
+    FACT_OPERATION,
+    FACT_ENDPOINT_CLASS,
+    FACT_TARGET_KIND,
+    FACT_SENSITIVITY,
+    FACT_DISCOVERY_METHOD,
+    FACT_PROVENANCE_SOURCE,
+    FACT_SKILL_SOURCE,
+    FACT_RISK_CLASS,
+    FACT_READ_ONLY_HINT,
+    FACT_DESTRUCTIVE_HINT,
+    FACT_IDEMPOTENT_HINT,
+    FACT_OPEN_WORLD_HINT,
+)
+assert sorted(INDEX_DIMENSIONS) == list(range(FACT_COUNT))  # every fact has a rank

@@ -22,22 +22,12 @@ from gait.errors import InvalidInputError
 from gait.gostrings import go_lower
 from gait.policy_facts import (
     FACT_DESTRUCTIVE_HINT,
-    FACT_DISCOVERY_METHOD,
-    FACT_ENDPOINT_CLASS,
     FACT_IDEMPOTENT_HINT,
-    FACT_IDENTITY,
     FACT_OPEN_WORLD_HINT,
-    FACT_OPERATION,
-    FACT_PROVENANCE_SOURCE,
     FACT_READ_ONLY_HINT,
-    FACT_RISK_CLASS,
-    FACT_SENSITIVITY,
-    FACT_SKILL_PUBLISHER,
-    FACT_SKILL_SOURCE,
-    FACT_TARGET_KIND,
-    FACT_TARGET_VALUE,
     FACT_TOOL_NAME,
     FACT_WORKSPACE,
+    INDEX_DIMENSIONS,
 )
 from gait.policy_model import MATCH_FIELDS, Policy, PolicyError, Rule
 from gait.policy_normalize import parse_policy
@@ -102,32 +92,6 @@ def sanitize_rule_name(name: str) -> str:
     return go_lower(clean)
 
 
-# Dimensions a rule can be indexed under, most selective first. A rule sits in the bucket of each
-# allowed value of the first dimension it constrains (but see `_index_rank`); rules that
-# constrain none are "residual".
-# Every dimension but one is "some value of the intent is in the allowed set"; the workspace is
-# "the intent's workspace starts with an allowed prefix", whose buckets are keyed by prefix.
-# Either way, being found through a bucket proves that criterion, and it is dropped from the
-# rule's remaining checks.
-INDEX_DIMENSIONS: Final = (
-    FACT_TOOL_NAME,
-    FACT_IDENTITY,
-    FACT_TARGET_VALUE,
-    FACT_WORKSPACE,
-    FACT_SKILL_PUBLISHER,
-    FACT_OPERATION,
-    FACT_ENDPOINT_CLASS,
-    FACT_TARGET_KIND,
-    FACT_SENSITIVITY,
-    FACT_DISCOVERY_METHOD,
-    FACT_PROVENANCE_SOURCE,
-    FACT_SKILL_SOURCE,
-    FACT_RISK_CLASS,
-    FACT_READ_ONLY_HINT,
-    FACT_DESTRUCTIVE_HINT,
-    FACT_IDEMPOTENT_HINT,
-    FACT_OPEN_WORLD_HINT,
-)
 _INDEX_RANK: Final = {fact: rank for rank, fact in enumerate(INDEX_DIMENSIONS)}
 _HINT_FACTS: Final = frozenset(
     {FACT_READ_ONLY_HINT, FACT_DESTRUCTIVE_HINT, FACT_IDEMPOTENT_HINT, FACT_OPEN_WORLD_HINT}

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import attrs
 
-from gait import canonical
+from gait import canonical, limits
 from gait.errors import InvalidInputError
 from gait.gostrings import go_trim_lower, go_trim_space
 from gait.policy_facts import (
@@ -45,6 +45,7 @@ __all__ = [
     "ALLOWED_REQUIRED_FIELDS",
     "ALLOWED_REQUIRED_HIGH_RISK_FIELDS",
     "MATCH_FIELDS",
+    "MAX_POLICY_DEPTH",
     "POLICY_SCHEMA_ID",
     "POLICY_SCHEMA_VERSION",
     "UNSUPPORTED_MATCH_KEYS",
@@ -94,6 +95,9 @@ ALLOWED_REQUIRED_HIGH_RISK_FIELDS: Final = frozenset(
         "agent_action_bom_ref",
     }
 )
+
+# Nesting allowed in a policy document; a real policy needs 5 levels.
+MAX_POLICY_DEPTH: Final = limits.MAX_JSON_DEPTH
 
 # Keys of the reference language that this implementation refuses instead of evaluating.
 UNSUPPORTED_MATCH_KEYS: Final = frozenset(

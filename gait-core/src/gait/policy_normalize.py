@@ -34,7 +34,6 @@ from gait.policy_model import (
     normalize_match,
     unique_sorted,
 )
-from gait.policy_yaml import parse_policy_document
 from gait.vocabulary import ENDPOINT_CLASSES
 
 __all__ = ["parse_policy", "policy_from_document"]
@@ -331,4 +330,6 @@ def policy_from_document(document: Any) -> Policy:
 
 def parse_policy(data: bytes | str) -> Policy:
     """Policy YAML → a validated, normalized `Policy` (PolicyError otherwise)."""
+    from gait.policy_yaml import parse_policy_document  # not needed on a policy cache hit
+
     return policy_from_document(parse_policy_document(data))

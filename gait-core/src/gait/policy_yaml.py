@@ -13,12 +13,10 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from gait import limits
-from gait.policy_model import PolicyError
+from gait.policy_model import MAX_POLICY_DEPTH, PolicyError
 
-__all__ = ["MAX_POLICY_DEPTH", "parse_policy_document"]
+__all__ = ["parse_policy_document"]
 
-# Nesting allowed in a policy document; a real policy needs 5 levels.
-MAX_POLICY_DEPTH: Final = limits.MAX_JSON_DEPTH
 # Scalars and collections a document may expand to, aliases included (billion-laughs guard).
 _MAX_EXPANDED_NODES: Final = 1_000_000
 
