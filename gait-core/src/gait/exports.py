@@ -23,7 +23,6 @@ from gait.timefmt import GoTime
 
 if TYPE_CHECKING:
     from gait.contracts.trace import TraceRecord
-    from gait.gate import GateOutcome
     from gait.plugins import PluginHost
 
 # How long a one-shot command (gate eval, mcp proxy) waits at exit for exporters that deliver in
@@ -276,29 +275,4 @@ def call_event(trace: TraceRecord, output: Mapping[str, Any], source: str) -> De
         policy_digest=trace.policy_digest,
         intent_digest=trace.intent_digest,
         decision_latency_ms=int(output.get("decision_latency_ms", 0)),
-    )
-
-
-def gate_event(
-    outcome: GateOutcome, trace: TraceRecord, trace_path: str, latency_ms: int
-) -> DecisionEvent:
-    """The event of a `gait gate eval` decision. It has no run id of its own, so the run id
-    is derived from the intent digest as `gait mcp proxy` derives its default
-    (`run_gate_<12 hex>`)."""
-    intent = outcome.decision.evaluation.intent
-    return DecisionEvent(
-        source="gate.eval",
-        created_at=trace.created_at,
-        observed_at=trace.observed_at,
-        producer_version=trace.producer_version,
-        run_id="run_gate_" + trace.intent_digest[:12],
-        session_id=intent.context.session_id if intent is not None else "",
-        trace_id=trace.trace_id,
-        trace_path=trace_path,
-        tool_name=trace.tool_name,
-        verdict=outcome.verdict,
-        reason_codes=outcome.reason_codes,
-        policy_digest=trace.policy_digest,
-        intent_digest=trace.intent_digest,
-        decision_latency_ms=max(latency_ms, 0),
     )

@@ -77,6 +77,9 @@ def _proxy_options(func: Any) -> Any:
         click.option("--private-key", default="", help="Signing key file (prod)."),
         click.option("--private-key-env", default="", help="Env var with the signing key."),
         click.option(
+            "--signer", default="ed25519", show_default=True, help="Signer plugin (prod mode)."
+        ),
+        click.option(
             "--rate-limit-state",
             default=".gait-out/gate_rate_limits.json",
             show_default=True,
@@ -117,6 +120,7 @@ def proxy_command(name: str) -> None:
         key_mode: str,
         private_key: str,
         private_key_env: str,
+        signer: str,
         rate_limit_state: str,
         context_envelope: str,
         kill_switch_state: str,
@@ -139,6 +143,7 @@ def proxy_command(name: str) -> None:
                 private_key,
                 private_key_env,
                 rate_limit_state,
+                signer=signer,
                 export_flags=(export_log_out, export_otel_out, export_names),
                 context_envelope=context_envelope,
                 kill_switch_state=kill_switch_state,
@@ -170,12 +175,14 @@ def _proxy(
     private_key_env: str,
     rate_limit_state: str,
     *,
+    signer: str,
     export_flags: tuple[str, str, tuple[str, ...]],
     **unsupported: str,
 ) -> Report:
     from gait.gate import Gate
-    from gait.mcp.boundary import CallRequest, Settings, check_profile, decide_call
+    from gait.mcp.checks import check_profile
     from gait.mcp.toolcall import adapter_name, parse_payload, resolve_decoder
+    from gait.pipeline import Request, Runtime, Settings, decide
 
     if not policy_path.strip() and args:
         policy_path = args.pop(0)
@@ -193,12 +200,13 @@ def _proxy(
     key, warnings = resolve_signer(
         key_mode=go_lower(go_trim_space(key_mode)),
         private=KeySource(path=private_key, env=private_key_env),
-        signer="ed25519",
+        signer=signer,
         backends=host.signers,
     )
     exports = open_command_exports(host, *export_flags, source="mcp.proxy")
-    request = CallRequest(
+    request = Request(
         adapter=name,
+        decoder=decoder,
         payload=payload,
         run_id=run_id,
         trace_path=Path(trace_out) if trace_out.strip() else None,
@@ -210,7 +218,7 @@ def _proxy(
         key_warnings=tuple(warnings),
         rate_limit_state=Path(rate_limit_state) if rate_limit_state else None,
     )
-    outcome = decide_call(gate, key, decoder, request, settings, exports)
+    outcome = decide(request, Runtime(gate=gate, key=key, settings=settings, exports=exports))
     payload_out = {k: v for k, v in outcome.output.items() if k != "ok"}
     return Report(
         payload=payload_out,
@@ -317,6 +325,7 @@ SERVE_HELP = (
 @click.option("--key-mode", default="dev", show_default=True, help="dev or prod.")
 @click.option("--private-key", default="", help="Signing key file (prod).")
 @click.option("--private-key-env", default="", help="Env var with the signing key.")
+@click.option("--signer", default="ed25519", show_default=True, help="Signer plugin (prod mode).")
 @click.option(
     "--rate-limit-state",
     default=".gait-out/gate_rate_limits.json",
@@ -380,6 +389,7 @@ def serve(
     key_mode: str,
     private_key: str,
     private_key_env: str,
+    signer: str,
     rate_limit_state: str,
     workers: int,
     max_header_bytes: int,
@@ -398,7 +408,7 @@ def serve(
     export_names: tuple[str, ...],
 ) -> Report:
     from gait.exports import ExportRequest, open_exports
-    from gait.mcp.boundary import check_profile
+    from gait.mcp.checks import check_profile
     from gait.mcp.toolcall import adapter_name, resolve_decoder
     from gait_cli.mcp_serve import config as cfg
     from gait_cli.mcp_serve.policy import load_initial
@@ -433,6 +443,7 @@ def serve(
             key_mode=go_lower(go_trim_space(key_mode)),
             private_key=private_key.strip(),
             private_key_env=private_key_env.strip(),
+            signer=signer,
             rate_limit_state=rate_limit_state,
             plugins=not click.get_current_context().find_root().params.get("no_plugins", False),
             workers=workers,
@@ -471,10 +482,10 @@ def serve(
     resolve_signer(
         key_mode=config.key_mode,
         private=KeySource(path=config.private_key, env=config.private_key_env),
-        signer="ed25519",
+        signer=config.signer,
         backends=host.signers,
     )
-    from gait.mcp.boundary import remove_stale_temporaries
+    from gait.mcp.artifacts import remove_stale_temporaries
     from gait_cli.fast import dump_json
     from gait_cli.mcp_serve.server import bind, run
 

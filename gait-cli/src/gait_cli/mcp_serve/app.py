@@ -29,23 +29,26 @@ from typing import Any, Final
 
 from gait.errors import Category, FileWriteError, GaitError
 from gait.exports import ExportRequest, open_exports
+from gait.gate import Gate
 from gait.keys import KeySource
 from gait.mcp import retention
-from gait.mcp.boundary import (
-    CallOutcome,
-    CallRequest,
-    Settings,
-    evaluate_call,
-    normalize_run_id,
-    sign_call,
-    store_call,
-    timestamp_ns,
-    trace_file,
-)
+from gait.mcp.artifacts import normalize_run_id, timestamp_ns
 from gait.mcp.groupwrite import GroupWriter
 from gait.mcp.journal import append_event, append_to
 from gait.mcp.toolcall import Decoder, adapter_name, resolve_decoder
 from gait.mcp.trust import SnapshotCache
+from gait.pipeline import (
+    Request,
+    Result,
+    Runtime,
+    Settings,
+    export,
+    persist,
+    prepare,
+    settle,
+    sink,
+    trace_file,
+)
 from gait.plugins import load_plugins
 from gait.signers import resolve_signer
 from gait_cli.mcp_serve import nonces
@@ -143,7 +146,7 @@ class ServeApp:
         key, warnings = resolve_signer(
             key_mode=config.key_mode,
             private=KeySource(path=config.private_key, env=config.private_key_env),
-            signer="ed25519",
+            signer=config.signer,
             backends=self.host.signers,
         )
         self.key = key
@@ -180,6 +183,7 @@ class ServeApp:
         # return at once (the sink works in the background), so no verdict waits for it.
         sinks = self.host.bridges()
         self.sinks = [sinks[name].factory(verify_key=key.public) for name in config.bridges]
+        self._runtimes: Runtime | None = None
         # None unless exports were asked for: then a decision costs nothing more.
         self.exports = open_exports(
             self.host,
@@ -417,34 +421,36 @@ class ServeApp:
         decoder = self.decoders.get(adapter)
         if decoder is None:
             decoder = self.decoders.setdefault(adapter, resolve_decoder(self.host, adapter))
-        call_request = CallRequest(
+        call_request = Request(
             adapter=adapter,
+            decoder=decoder,
             payload=call,
             run_id=run_id,
             trace_path=Path(trace_path) if trace_path else None,
             trace_dir=Path(config.trace_dir or "."),
             runpack_out=Path(runpack_out) if runpack_out else None,
         )
-        evaluated = evaluate_call(gate, decoder, call_request, self.settings)
+        # The pipeline's stages (gait.pipeline.decide), scheduled for the service: the CPU-only
+        # ones here, state files and artifacts on the pool, default-named traces through the
+        # group-commit writer, exports in the background unless fail-closed.
+        runtime = self._runtime(gate)
+        evaluated = prepare(call_request, runtime)
         if evaluated.needs_state:
-            signed = await self._io(sign_call, gate, evaluated, self.key, self.settings)
+            signed = await self._io(settle, evaluated, runtime)
         else:
-            signed = sign_call(gate, evaluated, self.key, self.settings)
+            signed = settle(evaluated, runtime)
         if call_request.trace_path is None and call_request.runpack_out is None:
-            prefix, data = trace_file(signed, call_request)
+            prefix, data = trace_file(signed)
             path = await self.writer.write(prefix, ".json", data)
-            outcome = store_call(signed, self.key, call_request, trace_path=path)
+            outcome = persist(signed, runtime, trace_path=path)
         else:
-            outcome = await self._io(store_call, signed, self.key, call_request)
+            outcome = await self._io(persist, signed, runtime)
         output = outcome.output
-        if self.exports is not None:
-            if self.exports.blocking:
-                await self._io(self.exports.record_call, signed.trace, output)
-            else:
-                self.exports.record_call(signed.trace, output)
-        if self.sinks and outcome.verdict != "allow" and output.get("trace_path"):
-            for sink in self.sinks:
-                sink.submit(output["trace_path"], decision=output)
+        if self.exports is not None and self.exports.blocking:
+            await self._io(export, outcome, runtime)
+        else:
+            export(outcome, runtime)
+        sink(outcome, runtime.sinks)
         session_id = request.get("session_id", "").strip() or outcome.session_id
         if session_id:
             await self._io(self._journal, request, outcome, session_id)
@@ -454,7 +460,21 @@ class ServeApp:
             status = STRICT_STATUS.get(outcome.verdict, 200)
         return status, output
 
-    def _journal(self, request: dict[str, Any], outcome: CallOutcome, session_id: str) -> None:
+    def _runtime(self, gate: Gate) -> Runtime:
+        """The pipeline's runtime for the policy in force (built again only when it changes)."""
+        runtime = self._runtimes
+        if runtime is None or runtime.gate is not gate:
+            runtime = Runtime(
+                gate=gate,
+                key=self.key,
+                settings=self.settings,
+                exports=self.exports,
+                sinks=self.sinks,
+            )
+            self._runtimes = runtime
+        return runtime
+
+    def _journal(self, request: dict[str, Any], outcome: Result, session_id: str) -> None:
         output = outcome.output
         event = {
             "tool_name": output.get("tool_name", ""),

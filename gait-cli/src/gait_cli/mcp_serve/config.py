@@ -47,6 +47,8 @@ class ServeConfig:
     key_mode: str = "dev"
     private_key: str = ""
     private_key_env: str = ""
+    # The signer plugin of --key-mode prod (gait.signers), as `gait gate eval --signer`.
+    signer: str = "ed25519"
     rate_limit_state: str = ""
     plugins: bool = True
     # Sink plugins (`gait_bridge`, kind "sink") that receive every non-allow decision's trace.

@@ -8,7 +8,7 @@ The answers of a batch go back to the event loop in one call. A file is named on
 data is on disk, so a reader or a crash (power loss or SIGKILL) sees a whole file or none, and
 no answer is sent before its file and its name are durable.
 
-Where `syncfs` or O_TMPFILE is missing, it falls back to `boundary.write_new` per file.
+Where `syncfs` or O_TMPFILE is missing, it falls back to `artifacts.write_new` per file.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from gait.mcp.boundary import timestamp_ns, write_new
+from gait.mcp.artifacts import timestamp_ns, write_new
 
 _BATCH: Final = 256
 

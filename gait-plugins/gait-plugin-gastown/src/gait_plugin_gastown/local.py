@@ -1,5 +1,6 @@
-"""A hook decision in this process: the pipeline of `gait mcp proxy` (gait.mcp.boundary) with
-the `gastown` adapter, then the intent record beside the trace and the sinks.
+"""A hook decision in this process: the decision pipeline (gait.pipeline) with the `gastown`
+adapter, as `gait mcp proxy` runs it, with the intent record beside the trace as an extra
+artifact, and the sinks waited for (a hook process ends with its call).
 
 Imported only by `gait gastown hook --policy`; the service path never loads Gait's core.
 """
@@ -11,20 +12,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gait import pipeline
 from gait.errors import DependencyMissingError, InvalidInputError
 from gait.gate import Gate
 from gait.gostrings import go_lower, go_trim_space
 from gait.keys import KeySource
-from gait.mcp.boundary import (
-    CallOutcome,
-    CallRequest,
-    Settings,
-    check_profile,
-    evaluate_call,
-    sign_call,
-    store_call,
-    timestamp_ns,
-)
+from gait.mcp.boundary import check_profile, timestamp_ns
+from gait.pipeline import Request, Result, Runtime, Settings
 from gait.plugin_discovery import gait_entry_points, selected
 from gait.plugins import ENV_ALLOWLIST, PluginHost
 from gait.policy_cache import load_policy_file_cached
@@ -95,8 +89,9 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
     if options.runpack_dir.strip():
         runpack_out = Path(options.runpack_dir) / f"runpack_{timestamp_ns()}_{os.getpid()}.zip"
     rate_limit_state = Path(options.rate_limit_state or out_dir / RATE_LIMIT_FILE)
-    request = CallRequest(
+    request = Request(
         adapter=ADAPTER_NAME,
+        decoder=decode_checked,
         payload=event,
         trace_path=trace_out,
         trace_dir=out_dir,
@@ -121,7 +116,7 @@ def decide(options: Options, event: dict[str, Any]) -> Decision:
     notes = []
     if outcome.verdict != "allow" and sinks:
         timeout = options.timeout_s - (time.monotonic() - started) - SINK_CLOSE_MARGIN_S
-        notes = hand_to_sinks(sinks, key, output, max(timeout, 0.1))
+        notes = hand_to_sinks(sinks, key, outcome, max(timeout, 0.1))
     return Decision(
         outcome.verdict,
         output.get("reason_codes", ()),
@@ -150,46 +145,42 @@ def open_command_exports(host: PluginHost, options: Options) -> Exports | None:
 def decide_and_record(
     gate: Gate,
     key: SigningKey,
-    request: CallRequest,
+    request: Request,
     settings: Settings,
     exports: Exports | None,
-) -> CallOutcome:
-    """`gait.mcp.boundary.decide_call` with the `gastown` adapter, and the intent record written
-    between the trace and the exports: its steps are spelled out because only here is the
-    normalized intent at hand."""
-    evaluated = evaluate_call(gate, decode_checked, request, settings)
-    signed = sign_call(gate, evaluated, key, settings)
-    outcome = store_call(signed, key, request)
-    intent = evaluated.decision.evaluation.intent
-    if intent is None:  # evaluate_call refuses such a call; kept for the type checker
+) -> Result:
+    """`gait.pipeline.decide` with the intent record as an extra artifact: written after the
+    trace and before the exports (a file export that fails raises, and the hook denies)."""
+    runtime = Runtime(
+        gate=gate, key=key, settings=settings, exports=exports, artifacts=(_intent_record,)
+    )
+    return pipeline.decide(request, runtime)
+
+
+def _intent_record(result: Result) -> None:
+    intent = result.signed.outcome.decision.evaluation.intent
+    if intent is None:  # the pipeline refuses such a call; kept for the type checker
         raise InvalidInputError("intent is not evaluable")
-    output = outcome.output
-    write_intent_record(intent_record_path(Path(output["trace_path"])), intent, output)
-    if exports is not None:
-        # After every artifact, as `gait mcp proxy` does; a file export that fails raises, and
-        # the hook denies.
-        exports.record_call(signed.trace, output)
-    return outcome
+    write_intent_record(intent_record_path(result.trace_path), intent, result.output)
 
 
-def hand_to_sinks(
-    sinks: dict[str, Any], key: Any, output: dict[str, Any], timeout: float
-) -> list[str]:
-    """Give the trace to each sink as `gait mcp serve --bridge` does (`submit`, then `close`),
-    but wait for it: a hook process ends with its call. What each sink reports in `results`
-    (the Beads sink does) comes back as a line for standard error."""
+def hand_to_sinks(sinks: dict[str, Any], key: Any, result: Result, timeout: float) -> list[str]:
+    """The pipeline's sink stage as `gait mcp serve --bridge` runs it, but waited for (`close`):
+    a hook process ends with its call. The sinks are built only for a decision that goes to
+    them. What each sink reports in `results` (the Beads sink does) comes back as a line for
+    standard error."""
+    built = {name: bridge.factory(verify_key=key.public) for name, bridge in sinks.items()}
+    pipeline.sink(result, list(built.values()))
     notes = []
-    for name, bridge in sinks.items():
-        sink = bridge.factory(verify_key=key.public)
-        sink.submit(output["trace_path"], decision=output)
-        sink.close(timeout=timeout)
-        results = list(getattr(sink, "results", ()))
+    for name, sink_ in built.items():
+        sink_.close(timeout=timeout)
+        results = list(getattr(sink_, "results", ()))
         if not results:
             notes.append(f"gait --bridge {name}: handed over, no result within {timeout:.1f} s")
-        for result in results:
-            if getattr(result, "error", ""):
-                notes.append(f"gait --bridge {name}: {result.error}")
+        for answer in results:
+            if getattr(answer, "error", ""):
+                notes.append(f"gait --bridge {name}: {answer.error}")
             else:
-                done = getattr(result, "issue_id", "") or getattr(result, "skipped", "")
+                done = getattr(answer, "issue_id", "") or getattr(answer, "skipped", "")
                 notes.append(f"gait --bridge {name}: {done or 'done'}")
     return notes
