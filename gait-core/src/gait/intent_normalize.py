@@ -54,6 +54,9 @@ def _normalize_auth_context(value: dict[str, Any] | None) -> dict[str, Any] | No
     return normalized
 
 
+_BASIC_CONTEXT_KEYS: Final = frozenset({"identity", "workspace", "risk_class"})
+
+
 def normalize_context(raw: Mapping[str, Any]) -> Context:
     identity = get_trim(raw, "identity")
     workspace = get_trim(raw, "workspace")
@@ -64,6 +67,9 @@ def normalize_context(raw: Mapping[str, Any]) -> Context:
         raise IntentError("context.workspace is required")
     if not risk_class:
         raise IntentError("context.risk_class is required")
+    if _BASIC_CONTEXT_KEYS.issuperset(raw):
+        # The common context: only the required fields, everything else at its default.
+        return Context(identity, workspace.replace("\\", "/"), risk_class)
 
     auth_context = _normalize_auth_context(raw.get("auth_context"))
     sandbox_raw = raw.get("sandbox")
