@@ -3,6 +3,7 @@ action executed as a GitHub runner executes them, and the shell commands of CI t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,6 +16,9 @@ from typing import Any
 import attrs
 import yaml
 
+from gait.ci import CIProvider, installed_providers
+from gait.plugin_discovery import gait_entry_points
+from gait.plugins import PluginHost
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -283,27 +287,22 @@ def jenkins_blocks(text: str) -> dict[str, Any]:
     return root
 
 
+@functools.cache
+def ci_providers() -> dict[str, tuple[CIProvider, str]]:
+    """Every CI provider of the installed plugins: (provider, the plugin's entry-point name),
+    so the CI-lane tests cover a new provider plugin without a table of their own."""
+    host = PluginHost()
+    for ep in gait_entry_points():
+        host.load_entry_point(ep)
+    providers, problems = installed_providers(host)
+    assert problems == [], problems
+    owners = dict(host.registry().owned_by_kind("ci_provider"))
+    return {name: (p, owners[name].rpartition(":")[2]) for name, p in providers.items()}
+
+
 def template_commands(provider: str, text: str) -> list[str]:
-    """Every shell command line a provider template runs, in order."""
-    if provider == "jenkins":
-        bodies = re.findall(r"sh '''(.*?)'''", text, re.S)
-        return [line.strip() for body in bodies for line in body.splitlines() if line.strip()]
-    data = yaml.safe_load(text)
-    scripts: list[str] = []
-    if provider == "github":
-        for job in data["jobs"].values():
-            scripts += [step["run"] for step in job["steps"] if "run" in step]
-    elif provider == "gitlab":
-        for name, job in data.items():
-            if isinstance(job, dict) and not name.startswith("."):
-                for key in ("before_script", "script", "after_script"):
-                    scripts += job.get(key, [])
-    elif provider == "circleci":
-        for job in data["jobs"].values():
-            for step in job["steps"]:
-                if isinstance(step, dict) and "run" in step:
-                    run = step["run"]
-                    scripts.append(run if isinstance(run, str) else run["command"])
-    else:
-        raise AssertionError(provider)
-    return [line.strip() for script in scripts for line in script.splitlines() if line.strip()]
+    """Every shell command line a provider template runs, in order (the provider says which:
+    `CIProvider.shell_commands`)."""
+    found = ci_providers()[provider][0].shell_commands
+    assert found is not None, f"the {provider} provider does not list its shell commands"
+    return found(text)

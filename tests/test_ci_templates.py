@@ -11,21 +11,22 @@ import pytest
 import yaml
 
 from gait_cli import __version__
-from tests.ci_support import jenkins_blocks, run_tool, template_commands
+from tests.ci_support import ci_providers, jenkins_blocks, run_tool, template_commands
 from tests.conftest import REPO, RunGait
 
-PROVIDERS = {
-    "github": ".github/workflows/gait-regress.yml",
-    "gitlab": ".gitlab-ci.yml",
-    "jenkins": "Jenkinsfile",
-    "circleci": ".circleci/config.yml",
-}
+# Every installed provider plugin is covered; each plugin's own tests pin its path and schema.
+PROVIDERS = {name: provider.template_path for name, (provider, _) in ci_providers().items()}
 SCHEMAS = {
-    "github": "vendor.github-workflows",
-    "gitlab": "vendor.gitlab-ci",
-    "circleci": "vendor.circle-ci",
+    name: provider.schema for name, (provider, _) in ci_providers().items() if provider.schema
 }
-ALL = ",".join(PROVIDERS)
+ALL = ",".join(sorted({plugin for _, plugin in ci_providers().values()}))
+
+
+def test_the_workspace_provider_plugins_are_covered() -> None:
+    assert set(PROVIDERS) >= {"github", "gitlab", "jenkins", "circleci"}
+    assert set(SCHEMAS) >= {"github", "gitlab", "circleci"}
+
+
 PIP = "-m pip install --disable-pip-version-check --no-input"
 
 
@@ -79,7 +80,7 @@ def test_the_template_invokes_only_the_contract(
     )
 
 
-@pytest.mark.parametrize("provider", ["github", "gitlab", "circleci"])
+@pytest.mark.parametrize("provider", sorted(SCHEMAS))
 def test_the_yaml_templates_parse_and_pass_their_schema(
     gait: RunGait, tmp_path: Path, provider: str
 ) -> None:
@@ -159,7 +160,7 @@ def test_output_path(gait: RunGait, tmp_path: Path) -> None:
 def test_unknown_provider_and_no_plugins(gait: RunGait) -> None:
     out = gait("ci", "init", "--provider", "travis", "--json", plugins=ALL)
     assert out.code == 6
-    assert "installed: circleci, github, gitlab, jenkins" in out.json["error"]
+    assert f"installed: {', '.join(sorted(PROVIDERS))}" in out.json["error"]
     none = gait("ci", "init", "--provider", "gitlab", "--json")
     assert none.code == 6 and "installed: none" in none.json["error"]
     missing = gait("ci", "init", "--json", plugins=ALL)

@@ -11,10 +11,11 @@ from types import ModuleType
 import pytest
 
 import gait.plugins
-from gait.builtin_plugins import BUILTINS
+from gait.builtin_plugins import BUILTIN_KINDS, BUILTINS
 from gait.hookspecs import EvaluatorVerdict, ExportEvent
 from gait.plugin_discovery import gait_entry_points
-from gait.plugins import BUILTIN_HOOKS, load_plugins
+from gait.plugins import BUILTIN_HOOK, load_plugins
+from gait.registry import Registry
 
 
 def _fixtures() -> ModuleType:
@@ -65,12 +66,40 @@ def test_builtins_load_even_with_no_plugins() -> None:
 
 
 def test_builtin_hook_table_is_what_the_builtins_implement() -> None:
-    manager = load_plugins(enabled=False).manager
+    host = load_plugins(enabled=False)
+    listed = tuple((r.name, r.hooks) for r in host.records)
+    manager = host.manager
     implemented = tuple(
         (name, tuple(sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])))
-        for name, plugin in BUILTINS
+        for name, plugin in manager.list_name_plugin()
     )
-    assert implemented == BUILTIN_HOOKS
+    assert implemented == listed
+    assert listed == tuple((name, (BUILTIN_HOOK,)) for name, _ in BUILTINS)
+
+
+def test_the_builtins_register_the_same_without_and_with_pluggy() -> None:
+    """One list of built-ins feeds both paths: the registry a host fills without pluggy (no
+    installed plugin) equals the one pluggy's `gait_register` calls fill."""
+    host = load_plugins(enabled=False)
+    without = host.registry().snapshot()
+    assert host._manager is None
+    host.manager  # noqa: B018 - builds the manager: the registry now comes through pluggy
+    with_pluggy = host.registry().snapshot()
+    assert host._registry_key is not None
+    assert with_pluggy == without
+    assert set(without["signer"]) == {"ed25519"}
+    assert set(without["exporter"]) == {"jsonl-log", "jsonl-otel"}
+    assert {"mcp", "openai", "claude_code"} <= set(without["adapter"])
+    assert without["sink"] == {} and without["ci_provider"] == {}
+
+
+def test_each_builtin_registers_only_its_declared_kind() -> None:
+    """A host with no installed plugin runs, for one kind, only the built-ins of that kind."""
+    for name, register in BUILTINS:
+        registry = Registry()
+        register(registry.scoped(name))
+        kinds = {kind for kind, _ in registry.owned_by(name)}
+        assert kinds == {BUILTIN_KINDS[name]}, name
 
 
 def test_without_installed_plugins_decisions_do_not_load_pluggy() -> None:
@@ -82,8 +111,9 @@ host = load_plugins(allow="")
 assert host.evaluate(object(), "d" * 64) == []
 assert host.hookimpls("gait_export") == [] and host.add_commands(None) == []
 assert "pluggy" not in sys.modules
-assert "ed25519" in host.signers()
-assert "pluggy" in sys.modules
+assert "ed25519" in host.signers() and "jsonl-log" in host.exporters()
+assert host.adapter("openai") is not None and host.sinks() == {}
+assert "pluggy" not in sys.modules
 """
     subprocess.run([sys.executable, "-c", check], check=True)
 
@@ -224,3 +254,113 @@ def test_module_plugins_register_the_hooks_plain_pluggy_finds(site: Path) -> Non
         manager.register(module)
         found.append(sorted(caller.name for caller in manager.get_hookcallers(module) or []))
     assert found[0] == found[1] == ["gait_evaluate", "gait_exporters", "marked_static"]
+
+
+ALL_KINDS = """
+    import gait.hookspecs as hs
+
+    def sink(**options):
+        return object()
+
+    @hs.hookimpl
+    def gait_register(registry: hs.Registry) -> None:
+        registry.add_signer("kms", lambda options: None, description="a remote key")
+        registry.add_adapter("acme", lambda: (lambda payload: payload))
+        registry.add_sink("tickets", sink)
+        registry.add_exporter("audit", lambda options: None)
+        registry.add_ci_provider("acme-ci", lambda: None)
+        registry.add_signer("ed25519", lambda options: None)  # a built-in's name: ignored
+"""
+
+
+def test_each_kind_registers_under_its_own_names(site: Path) -> None:
+    add(site, "gait-plugin-kinds", ALL_KINDS)
+    host = load_plugins()
+    assert statuses(host)["kinds"] == ("loaded", "")
+    assert set(host.signers()) == {"ed25519", "kms"}
+    assert host.signers()["ed25519"].description.startswith("Ed25519")  # the built-in's
+    assert "acme" in host.adapters() and "acme" not in host.sinks()
+    assert set(host.sinks()) == {"tickets"}
+    assert "audit" in host.exporters() and set(host.ci_providers()) == {"acme-ci"}
+    (record,) = [r for r in host.listing() if r.name == "kinds"]
+    assert record.hooks == ("gait_register",)
+    assert record.provides == (
+        "signer:kms",
+        "adapter:acme",
+        "sink:tickets",
+        "exporter:audit",
+        "ci_provider:acme-ci",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('registry.add_sink("", lambda: None)', "non-empty name"),
+        ('registry.add_adapter("x", "not callable")', "not callable"),
+        ('raise RuntimeError("cannot register")', "gait_register failed: cannot register"),
+    ],
+    ids=["empty_name", "not_callable", "raises"],
+)
+def test_a_plugin_that_registers_wrongly_is_failed_and_blocked(
+    site: Path, body: str, message: str
+) -> None:
+    add(
+        site,
+        "gait-plugin-wrong",
+        f"""
+    import gait.hookspecs as hs
+
+    @hs.hookimpl
+    def gait_register(registry):
+        {body}
+
+    @hs.hookimpl
+    def gait_evaluate(intent, policy_digest):
+        return hs.EvaluatorVerdict(verdict="block")
+""",
+    )
+    host = load_plugins()
+    status, error = statuses(host)["wrong"]
+    assert status == "failed" and message in error
+    assert host.manager.is_blocked("gait-plugin-wrong:wrong")
+    assert host.evaluate(_Intent(), "d" * 64) == []  # type: ignore[arg-type]  # nothing stays
+    assert set(host.sinks()) == set() and "x" not in host.adapters()
+
+
+LEGACY = """
+    import gait.hookspecs as hs
+
+    @hs.hookimpl
+    def gait_sign():
+        return [hs.SignerBackend(name="old-kms", factory=lambda options: None)]
+
+    @hs.hookimpl
+    def gait_bridge():
+        return [
+            hs.Bridge(name="old-adapter", kind="adapter", factory=lambda: (lambda p: p)),
+            hs.Bridge(name="old-sink", kind="sink", factory=lambda **options: object()),
+            hs.Bridge(name="ci.old", kind="sink", factory=lambda: None),
+        ]
+"""
+
+
+def test_plugins_of_the_deprecated_hooks_register_through_the_shim(site: Path) -> None:
+    add(site, "gait-plugin-legacy", LEGACY)
+    host = load_plugins()
+    assert statuses(host)["legacy"] == ("loaded", "")
+    assert "old-kms" in host.signers()
+    assert "old-adapter" in host.adapters()
+    # A `ci.NAME` sink was how a CI provider registered: it is the provider NAME, not a sink.
+    assert set(host.sinks()) == {"old-sink"}
+    assert set(host.ci_providers()) == {"old"}
+    assert set(host.bridges()) >= {"old-adapter", "old-sink"} and "ci.old" not in host.bridges()
+
+
+def test_pluggy_validation_refuses_an_unknown_hook_through_check_pending(site: Path) -> None:
+    add(site, "gait-plugin-bad", fx.UNKNOWN_HOOK)
+    host = load_plugins()
+    status, error = statuses(host)["bad"]
+    assert status == "failed" and "unknown hook 'gait_evaluat'" in error  # pluggy's own message
+    host.manager.check_pending()  # nothing pending is left behind
+    assert host.manager.is_blocked("gait-plugin-bad:bad")

@@ -1,15 +1,21 @@
 """The plugin hooks of Gait. Built-in behaviour registers through these same hooks.
 
 Plugins implement them with `@gait.hookimpl` and advertise themselves in the `gait` entry-point
-group. A plugin module must import its heavy SDKs inside functions, never at import time: hook
-integrations run `gait` once per tool call.
+group. Two hooks are broadcast to every plugin (`gait_evaluate`, `gait_export`); named backends
+(signers, adapters, sinks, exporters, CI providers) are added by kind through `gait_register`,
+and `gait_commands` adds click commands. A plugin module must import its heavy SDKs inside
+functions, never at import time: hook integrations run `gait` once per tool call.
+
+`gait_sign`, `gait_exporters` and `gait_bridge` are the hooks of plugins written before
+`gait_register`: they still work (the host turns what they return into registrations, a `ci.NAME`
+sink bridge into the CI provider NAME) and are documented as deprecated in docs/plugins.md.
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -17,9 +23,25 @@ import pluggy
 # Exporter records live beside the export step, which must not import pluggy; plugins take them
 # from here like the other hook records.
 from gait.exports import DecisionEvent, DecisionExporter, Exporter, ExporterStats
+from gait.registry import (
+    AdapterBackend,
+    CIProviderBackend,
+    Registry,
+    SignerBackend,
+    Sink,
+    SinkBackend,
+)
+
+if TYPE_CHECKING:
+    import click
+
+    from gait.intent import NormalizedIntent
 
 __all__ = [
+    "AdapterBackend",
     "Bridge",
+    "BuiltinPlugin",
+    "CIProviderBackend",
     "DecisionEvent",
     "DecisionExporter",
     "EvaluatorVerdict",
@@ -27,7 +49,10 @@ __all__ = [
     "Exporter",
     "ExporterStats",
     "GaitSpecs",
+    "Registry",
     "SignerBackend",
+    "Sink",
+    "SinkBackend",
     "hookimpl",
     "hookspec",
 ]
@@ -68,22 +93,10 @@ class EvaluatorVerdict:
 
 
 @attrs.frozen(kw_only=True)
-class SignerBackend:
-    """A named signer; `factory(options)` builds it only when selected (heavy imports wait)."""
-
-    name: str
-    factory: Callable[[Mapping[str, str]], Any]
-    description: str = ""
-
-
-@attrs.frozen(kw_only=True)
 class Bridge:
-    """A named translation: an `adapter` (payload -> intent) or a `sink` (artifact -> system).
-
-    A sink's factory takes keyword options; `gait mcp serve --bridge NAME` passes `verify_key`
-    (the public key of the service's signing key) and calls `submit(trace_path, decision=...)`,
-    which must return at once, then `close(timeout=...)` at shutdown.
-    """
+    """Deprecated (the `gait_bridge` hook): an adapter or a sink, now `registry.add_adapter`
+    and `registry.add_sink`; a sink named `ci.NAME` is taken as the CI provider NAME.
+    `PluginHost.bridges()` still answers adapters and sinks in this form."""
 
     name: str
     kind: str = attrs.field(validator=attrs.validators.in_(("adapter", "sink")))
@@ -99,9 +112,23 @@ class ExportEvent:
     record: Mapping[str, Any]
 
 
+class BuiltinPlugin:
+    """A built-in of `gait.builtin_plugins.BUILTINS` as pluggy registers it: its registration
+    function behind the same `gait_register` hook third-party plugins implement."""
+
+    def __init__(self, register: Callable[[Registry], None]) -> None:
+        self.register = register
+
+    @hookimpl
+    def gait_register(self, registry: Registry) -> None:
+        self.register(registry)
+
+
 class GaitSpecs:
     @hookspec
-    def gait_evaluate(self, intent: Any, policy_digest: str) -> EvaluatorVerdict | None:
+    def gait_evaluate(
+        self, intent: NormalizedIntent, policy_digest: str
+    ) -> EvaluatorVerdict | None:
         """Judge a normalized intent beside the policy.
 
         Every implementation is called. The most restrictive verdict of the policy and all
@@ -111,30 +138,37 @@ class GaitSpecs:
         raise NotImplementedError
 
     @hookspec
-    def gait_sign(self) -> Iterable[SignerBackend]:
-        """Offer signer backends by name, selected with `--signer NAME`."""
-        raise NotImplementedError
-
-    @hookspec
     def gait_export(self, event: ExportEvent) -> None:
         """Receive every decision and run event. Cannot change a verdict or an artifact; a failure
         is reported and never raised into the decision."""
         raise NotImplementedError
 
     @hookspec
+    def gait_register(self, registry: Registry) -> None:
+        """Add named backends by kind: `registry.add_signer`, `add_adapter`, `add_sink`,
+        `add_exporter` and `add_ci_provider` (see `gait.registry`). Called once per plugin when
+        it loads; a plugin whose registration raises or is not well formed is refused."""
+        raise NotImplementedError
+
+    @hookspec
+    def gait_commands(self, cli: click.Group) -> None:
+        """Add click commands under `gait`: `cli` is the root click group."""
+        raise NotImplementedError
+
+    # -- deprecated: the hooks before gait_register, still honoured -------------------------
+
+    @hookspec
+    def gait_sign(self) -> Iterable[SignerBackend]:
+        """Deprecated: `registry.add_signer`. Offer signer backends for `--signer NAME`."""
+        raise NotImplementedError
+
+    @hookspec
     def gait_exporters(self) -> Iterable[Exporter]:
-        """Offer decision exporters by name, selected with `--export NAME` on `gait gate eval`,
-        `gait mcp proxy` and `gait mcp serve`. The built-in JSONL files register here too
-        (`jsonl-log`, `jsonl-otel`), and a plugin cannot take a built-in name."""
+        """Deprecated: `registry.add_exporter`. Offer decision exporters for `--export NAME`."""
         raise NotImplementedError
 
     @hookspec
     def gait_bridge(self) -> Iterable[Bridge]:
-        """Offer adapters (a framework's tool-call payload to an intent) and sinks (a trace or a
-        regress result out to another system)."""
-        raise NotImplementedError
-
-    @hookspec
-    def gait_commands(self, cli: Any) -> None:
-        """Add click commands under `gait`: `cli` is the root click group."""
+        """Deprecated: `registry.add_adapter`, `add_sink` and `add_ci_provider`. Offer adapters
+        and sinks; a sink named `ci.NAME` is the CI provider NAME."""
         raise NotImplementedError

@@ -172,3 +172,14 @@ def test_loading_the_plugin_imports_no_provider() -> None:
         "assert 'gait.ci' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_provider_names_its_path_schema_and_commands() -> None:
+    assert (provider.PROVIDER.template_path, provider.PROVIDER.schema) == (
+        ".github/workflows/gait-regress.yml",
+        "vendor.github-workflows",
+    )
+    commands = provider.PROVIDER.shell_commands
+    assert commands is not None
+    text = github().render(TemplateOptions(gait_version="0.1.0", fixture=""))
+    assert commands(text)[-1] == "gait ci regress"

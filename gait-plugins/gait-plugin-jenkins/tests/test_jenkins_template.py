@@ -43,3 +43,12 @@ def test_loading_the_plugin_imports_no_template() -> None:
         "assert 'gait.ci' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_provider_names_its_path_and_commands() -> None:
+    from gait_plugin_jenkins.template import PROVIDER
+
+    assert (PROVIDER.template_path, PROVIDER.schema) == ("Jenkinsfile", "")
+    assert PROVIDER.shell_commands is not None
+    text = PROVIDER.render(TemplateOptions(gait_version="0.1.0", fixture=""))
+    assert PROVIDER.shell_commands(text)[-1] == ".gait-venv/bin/gait ci regress"

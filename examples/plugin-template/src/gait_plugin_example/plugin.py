@@ -1,11 +1,17 @@
-"""Hooks of the example plugin: block tools whose name starts with a denied prefix."""
+"""Hooks of the example plugin: block tools whose name starts with a denied prefix, and read an
+`example` payload format (`gait mcp proxy --adapter example`)."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gait.hookspecs import EvaluatorVerdict, hookimpl
+from gait.hookspecs import EvaluatorVerdict, Registry, hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from gait.registry import Decoder
 
 DENIED_PREFIXES_ENV = "GAIT_EXAMPLE_DENIED_PREFIXES"
 
@@ -27,8 +33,25 @@ def gait_evaluate(intent: Any) -> EvaluatorVerdict | None:
     return None
 
 
+def decode_example(payload: Any) -> dict[str, Any]:
+    """An `example` payload, `{"tool": NAME, "input": {...}}`, as Gait's native MCP call."""
+    return {"name": str(payload["tool"]), "args": dict(payload.get("input") or {})}
+
+
+def make_decoder() -> Decoder:
+    # A factory runs only when its backend is selected: import a heavy decoder here.
+    return decode_example
+
+
 @hookimpl
-def gait_commands(cli: Any) -> None:
+def gait_register(registry: Registry) -> None:
+    # Named backends, one typed method per kind: add_signer, add_adapter, add_sink,
+    # add_exporter, add_ci_provider (docs/plugins.md).
+    registry.add_adapter("example", make_decoder, description="an example tool-call payload")
+
+
+@hookimpl
+def gait_commands(cli: click.Group) -> None:
     import click  # imported on use, like any heavy dependency
 
     @cli.command("example-prefixes")

@@ -2,7 +2,7 @@
 
 `regress` is the one contract every CI template runs (see `gait.ci.contract`). `init` writes a
 CI provider's template; the providers come from plugins (`gait-plugin-github`, `-gitlab`,
-`-jenkins`, `-circleci`, or any plugin with a `ci.<name>` bridge sink).
+`-jenkins`, `-circleci`, or any plugin that registers one with `registry.add_ci_provider`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def list_plugins() -> Report:
     root = ctx.find_root().command
     if isinstance(root, click.Group):
         root.list_commands(ctx)
-    records = sorted(host.records, key=lambda r: (r.status != "builtin", r.dist, r.name))
+    records = sorted(host.listing(), key=lambda r: (r.status != "builtin", r.dist, r.name))
     text = [
         f"{r.name}\t{r.dist} {r.version}\t{r.status}" + (f"\t{r.error}" if r.error else "")
         for r in records

@@ -9,8 +9,8 @@ every artifact under `gait-out/ci/` (regress_result.json, junit.xml, summary.md,
 and answer 0, 5 or the error's exit code. The artifacts depend only on the fixtures and the gait
 version, never on the environment, so a run on a laptop and a run in CI write the same bytes.
 
-CI providers (GitHub, GitLab, Jenkins, CircleCI, ...) come from plugins: a `gait_bridge` sink
-named `ci.<provider>` whose factory returns a `CIProvider` (see `gait.ci.providers`).
+CI providers (GitHub, GitLab, Jenkins, CircleCI, ...) come from plugins: `registry.add_ci_provider`
+in a `gait_register` hook, whose factory returns a `CIProvider` (see `gait.ci.providers`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from gait.ci.providers import (
     PROVIDER_BRIDGE_PREFIX,
     CIProvider,
     TemplateOptions,
+    command_lines,
     installed_providers,
 )
 
@@ -48,6 +49,7 @@ __all__ = [
     "ContractOptions",
     "ContractOutcome",
     "TemplateOptions",
+    "command_lines",
     "contract_command",
     "installed_providers",
     "run_contract",

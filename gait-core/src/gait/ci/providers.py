@@ -1,16 +1,16 @@
 """CI providers: how a plugin adds `gait ci init --provider <name>`.
 
-A provider is a `gait_bridge` sink (it carries a regress result into a CI system) named
-`ci.<name>` whose factory returns a `CIProvider`:
+A plugin registers a provider by name with a factory returning a `CIProvider`:
 
-    from gait.hookspecs import Bridge, hookimpl
+    from gait.hookspecs import Registry, hookimpl
+
+    def provider():
+        from gait_plugin_gitlab.template import PROVIDER   # imported only when used
+        return PROVIDER
 
     @hookimpl
-    def gait_bridge():
-        def provider():
-            from gait_plugin_gitlab.template import PROVIDER   # imported only when used
-            return PROVIDER
-        return [Bridge(name="ci.gitlab", kind="sink", factory=provider)]
+    def gait_register(registry: Registry) -> None:
+        registry.add_ci_provider("gitlab", provider, description="...")
 
 `render(options)` returns the template text. Every template is a thin wrapper around the one
 contract: install the pinned `gait-cli` (`options.requirements`), run `options.contract_command()`,
@@ -23,7 +23,7 @@ whether the current process runs inside that CI system.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -35,6 +35,7 @@ from gait.regress.config import CONFIG_FILE_NAME
 if TYPE_CHECKING:
     from gait.plugins import PluginHost
 
+# How messages name a provider, and the prefix of a deprecated `gait_bridge` sink that is one.
 PROVIDER_BRIDGE_PREFIX = "ci."
 GAIT_CLI = "gait-cli"
 
@@ -103,7 +104,11 @@ class CIProvider:
     """A CI system's template for `gait ci init --provider <name>`, and optionally its report.
 
     `template_path` is where the template goes in a repository; `test_report` names the
-    provider's native wiring of junit.xml (for `gait ci providers` and the docs)."""
+    provider's native wiring of junit.xml (for `gait ci providers` and the docs).
+    `shell_commands(text)` lists, in order, every shell command line a rendered template runs
+    (the CI lane's tests check it runs only the pinned install and the contract); `schema` names
+    the template's schema in check-jsonschema's `--builtin-schema` catalogue, when there is one.
+    A provider's tests come from these fields: adding one touches only its own plugin."""
 
     name: str
     template_path: str
@@ -112,33 +117,33 @@ class CIProvider:
     test_report: str = ""
     active: Callable[[Mapping[str, str]], bool] | None = None
     report: Callable[[ContractOutcome, Mapping[str, str]], None] | None = None
+    shell_commands: Callable[[str], list[str]] | None = None
+    schema: str = ""
+
+
+def command_lines(scripts: Iterable[str]) -> list[str]:
+    """The non-blank lines of shell scripts, stripped, in order (for `shell_commands`)."""
+    return [line.strip() for script in scripts for line in script.splitlines() if line.strip()]
 
 
 def installed_providers(host: PluginHost) -> tuple[dict[str, CIProvider], list[str]]:
     """The CI providers of the loaded plugins by name, and a message for each plugin whose
-    bridges could not be listed (one broken plugin never hides the others)."""
+    registrations failed or whose provider could not be built (one broken plugin never hides
+    the others)."""
     providers: dict[str, CIProvider] = {}
-    problems: list[str] = []
-    for impl in host.hookimpls("gait_bridge"):
+    backends = host.ci_providers()
+    problems = list(host.problems)
+    owners = dict(host.registry().owned_by_kind("ci_provider"))
+    for name, backend in backends.items():
+        label = f"{owners.get(name, '?')}: {PROVIDER_BRIDGE_PREFIX}{name}"
         try:
-            answer: Any = impl.function()
+            provider = backend.factory()
+            if not isinstance(provider, CIProvider):
+                raise TypeError(f"returned {type(provider).__name__}, not CIProvider")
+            if provider.name != name:
+                raise TypeError(f"returned the provider {provider.name!r}")
         except Exception as exc:
-            problems.append(f"{impl.plugin_name}: gait_bridge failed: {exc}")
+            problems.append(f"{label}: {exc}")
             continue
-        if isinstance(answer, list | tuple):
-            bridges = list(answer)
-        else:
-            bridges = [] if answer is None else [answer]
-        for bridge in bridges:
-            name = str(getattr(bridge, "name", ""))
-            if getattr(bridge, "kind", "") != "sink" or not name.startswith(PROVIDER_BRIDGE_PREFIX):
-                continue
-            try:
-                provider = bridge.factory()
-                if not isinstance(provider, CIProvider):
-                    raise TypeError(f"returned {type(provider).__name__}, not CIProvider")
-            except Exception as exc:
-                problems.append(f"{impl.plugin_name}: {name}: {exc}")
-                continue
-            providers[provider.name] = provider
+        providers[name] = provider
     return dict(sorted(providers.items())), problems

@@ -11,7 +11,7 @@ import attrs
 
 from gait.errors import GaitError, InvalidInputError
 from gait.keys import KeySource, VerifyKey, load_verify_key
-from gait_cli.output import Report
+from gait_cli.plugin_api import Report
 from gait_plugin_beads.bd import LIST_ARGS, BdClient, create_args, default_bd
 from gait_plugin_beads.summary import (
     SignatureCheck,

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from gait_cli.keyopts import verify_key_options
-from gait_cli.output import Report, gait_command
+from gait_cli.plugin_api import Report, gait_command, verify_key_options
 
 ISSUE_TYPES = ("bug", "feature", "task", "epic", "chore", "decision")
 

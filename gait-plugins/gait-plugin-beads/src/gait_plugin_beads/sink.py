@@ -1,10 +1,11 @@
 """The Beads sink for long-running services: file an issue per non-allow decision, in the
 background, so that no verdict ever waits for `bd`.
 
-A service gets it through the `gait_bridge` hook (`Bridge(name="beads", kind="sink")`) and
-hands it each decision after the trace is written:
+A service gets it as the sink `beads` (`registry.add_sink` in the plugin's `gait_register`,
+selected with `gait mcp serve --bridge beads`) and hands it each decision after the trace is
+written:
 
-    sink = host.bridges()["beads"].factory(verify_key=signer_public_key)
+    sink = host.sinks()["beads"].factory(verify_key=signer_public_key)
     if not sink.available:
         warn("bd is not on PATH: no Beads issues will be filed")
     ...

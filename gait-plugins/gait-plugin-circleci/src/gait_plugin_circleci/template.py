@@ -4,7 +4,7 @@ so that a failing run still shows its report."""
 
 from __future__ import annotations
 
-from gait.ci import ARTIFACT_DIR, CIProvider, TemplateOptions
+from gait.ci import ARTIFACT_DIR, CIProvider, TemplateOptions, command_lines
 
 PYTHON_IMAGE = "cimg/python:3.12"
 TEMPLATE_PATH = ".circleci/config.yml"
@@ -45,10 +45,25 @@ workflows:
 """
 
 
+def shell_commands(text: str) -> list[str]:
+    """Every shell line of the template's `run` steps, in order."""
+    import yaml
+
+    scripts: list[str] = []
+    for job in yaml.safe_load(text)["jobs"].values():
+        for step in job["steps"]:
+            if isinstance(step, dict) and "run" in step:
+                run = step["run"]
+                scripts.append(run if isinstance(run, str) else run["command"])
+    return command_lines(scripts)
+
+
 PROVIDER = CIProvider(
     name="circleci",
     template_path=TEMPLATE_PATH,
     render=render,
     description="CircleCI job (.circleci/config.yml)",
     test_report="store_test_results",
+    shell_commands=shell_commands,
+    schema="vendor.circle-ci",
 )

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gait_cli.output import Report, gait_command
+from gait_cli.plugin_api import Report, gait_command
 from gait_plugin_gastown.hook import OPTIONS
 
 HOOK_HELP = (

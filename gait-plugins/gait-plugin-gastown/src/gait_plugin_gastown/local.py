@@ -53,11 +53,11 @@ def sinks_for(host: PluginHost, names: list[str]) -> dict[str, Any]:
     """The sink bridges named by `--bridge`, or DependencyMissingError naming what to install."""
     if not names:
         return {}
-    bridges = host.bridges()
+    sinks = host.sinks()
     found = {}
     for name in names:
-        bridge = bridges.get(name)
-        if bridge is None or bridge.kind != "sink":
+        bridge = sinks.get(name)
+        if bridge is None:
             raise DependencyMissingError(
                 f"--bridge {name}: no sink plugin named {name!r} is installed or selected "
                 f"(pip install gait-plugin-{name}; GAIT_PLUGINS must include it when set)"

@@ -4,12 +4,17 @@ commands load when they are used. The hook Claude Code runs (the `gait-gastown-h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from gait.hookspecs import Bridge, hookimpl
+from gait.hookspecs import Registry, hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from gait.registry import Decoder
 
 
-def make_adapter() -> Any:
+def make_adapter() -> Decoder:
     """The `gastown` adapter (`gait_plugin_gastown.adapter.decode_gastown`)."""
     from gait_plugin_gastown.adapter import decode_gastown
 
@@ -17,19 +22,16 @@ def make_adapter() -> Any:
 
 
 @hookimpl
-def gait_bridge() -> list[Bridge]:
-    return [
-        Bridge(
-            name="gastown",
-            kind="adapter",
-            factory=make_adapter,
-            description="A Claude Code PreToolUse event with Gas Town's worker identity",
-        )
-    ]
+def gait_register(registry: Registry) -> None:
+    registry.add_adapter(
+        "gastown",
+        make_adapter,
+        description="A Claude Code PreToolUse event with Gas Town's worker identity",
+    )
 
 
 @hookimpl
-def gait_commands(cli: Any) -> None:
+def gait_commands(cli: click.Group) -> None:
     from gait_plugin_gastown.cli import add_commands
 
     add_commands(cli)

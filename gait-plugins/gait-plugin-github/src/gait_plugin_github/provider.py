@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gait.ci import ARTIFACT_DIR, CIProvider, ContractOutcome, TemplateOptions
+from gait.ci import ARTIFACT_DIR, CIProvider, ContractOutcome, TemplateOptions, command_lines
 
 TEMPLATE_PATH = ".github/workflows/gait-regress.yml"
 PLUGIN_DISTRIBUTION = "gait-plugin-github"
@@ -120,6 +120,14 @@ def report(outcome: ContractOutcome, environ: Mapping[str, str]) -> None:
         sys.stderr.write(line + "\n")
 
 
+def shell_commands(text: str) -> list[str]:
+    """Every shell line of the workflow's `run` steps, in order."""
+    import yaml
+
+    jobs = yaml.safe_load(text)["jobs"].values()
+    return command_lines(step["run"] for job in jobs for step in job["steps"] if "run" in step)
+
+
 PROVIDER = CIProvider(
     name="github",
     template_path=TEMPLATE_PATH,
@@ -128,4 +136,6 @@ PROVIDER = CIProvider(
     test_report="job summary, error annotations and the gait-regress artifact",
     active=active,
     report=report,
+    shell_commands=shell_commands,
+    schema="vendor.github-workflows",
 )

@@ -4,7 +4,7 @@ when the job fails."""
 
 from __future__ import annotations
 
-from gait.ci import ARTIFACT_DIR, JUNIT_FILE, CIProvider, TemplateOptions
+from gait.ci import ARTIFACT_DIR, JUNIT_FILE, CIProvider, TemplateOptions, command_lines
 
 PYTHON_IMAGE = "python:3.12-slim"
 TEMPLATE_PATH = ".gitlab-ci.yml"
@@ -37,10 +37,24 @@ gait_regress:
 """
 
 
+def shell_commands(text: str) -> list[str]:
+    """Every shell line of the template's jobs (hidden `.jobs` aside), in order."""
+    import yaml
+
+    scripts: list[str] = []
+    for name, job in yaml.safe_load(text).items():
+        if isinstance(job, dict) and not name.startswith("."):
+            for key in ("before_script", "script", "after_script"):
+                scripts += job.get(key, [])
+    return command_lines(scripts)
+
+
 PROVIDER = CIProvider(
     name="gitlab",
     template_path=TEMPLATE_PATH,
     render=render,
     description="GitLab CI job (.gitlab-ci.yml)",
     test_report="artifacts:reports:junit",
+    shell_commands=shell_commands,
+    schema="vendor.gitlab-ci",
 )

@@ -7,7 +7,7 @@ refuses `pip install`, PEP 668), and the JUnit plugin of Jenkins (installed by d
 
 from __future__ import annotations
 
-from gait.ci import ARTIFACT_DIR, JUNIT_FILE, CIProvider, TemplateOptions
+from gait.ci import ARTIFACT_DIR, JUNIT_FILE, CIProvider, TemplateOptions, command_lines
 
 TEMPLATE_PATH = "Jenkinsfile"
 VENV = ".gait-venv"
@@ -46,10 +46,18 @@ pipeline {{
 """
 
 
+def shell_commands(text: str) -> list[str]:
+    """Every line of the template's `sh` steps (triple-quoted scripts), in order."""
+    import re
+
+    return command_lines(re.findall(r"sh '''(.*?)'''", text, re.S))
+
+
 PROVIDER = CIProvider(
     name="jenkins",
     template_path=TEMPLATE_PATH,
     render=render,
     description="Jenkins declarative pipeline (Jenkinsfile)",
     test_report="junit step in post { always }",
+    shell_commands=shell_commands,
 )

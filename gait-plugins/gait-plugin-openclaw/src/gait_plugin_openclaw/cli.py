@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gait_cli.output import Report, gait_command
+from gait_cli.plugin_api import Report, gait_command
 
 INSTALL_HELP = (
     "Install the Gait plugin for OpenClaw (a before_tool_call hook that lets Gait decide every "

@@ -25,7 +25,7 @@ import attrs
 
 from gait.errors import GaitError, InvalidInputError
 from gait.fsutil import write_atomic
-from gait_cli.output import Report
+from gait_cli.plugin_api import Report
 from gait_plugin_openclaw import __version__
 from gait_plugin_openclaw.package import MANIFEST, PLUGIN_ID, SKILL, PackageFile, verified_package
 

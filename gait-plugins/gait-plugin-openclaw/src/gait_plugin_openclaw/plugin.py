@@ -3,32 +3,33 @@ call in hook integrations, so the adapter and the commands load only when they a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from gait.hookspecs import Bridge, hookimpl
+from gait.hookspecs import Registry, hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from gait.registry import Decoder
 
 
-def openclaw_decoder() -> Callable[[Any], dict[str, Any]]:
+def openclaw_decoder() -> Decoder:
     from gait_plugin_openclaw.adapter import decode_openclaw
 
     return decode_openclaw
 
 
 @hookimpl
-def gait_bridge() -> list[Bridge]:
-    return [
-        Bridge(
-            name="openclaw",
-            kind="adapter",
-            factory=openclaw_decoder,
-            description="an OpenClaw before_tool_call event and its context",
-        )
-    ]
+def gait_register(registry: Registry) -> None:
+    registry.add_adapter(
+        "openclaw",
+        openclaw_decoder,
+        description="an OpenClaw before_tool_call event and its context",
+    )
 
 
 @hookimpl
-def gait_commands(cli: Any) -> None:
+def gait_commands(cli: click.Group) -> None:
     from gait_plugin_openclaw.cli import add_commands
 
     add_commands(cli)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gait.hookspecs import DecisionExporter, Exporter, hookimpl
+from gait.hookspecs import DecisionExporter, Registry, hookimpl
 
 
 def make_exporter(options: Mapping[str, str]) -> DecisionExporter:
@@ -40,12 +40,10 @@ def health() -> Mapping[str, str]:
 
 
 @hookimpl
-def gait_exporters() -> list[Exporter]:
-    return [
-        Exporter(
-            name="otel",
-            factory=make_exporter,
-            description="Each decision as an OpenTelemetry log record over OTLP (OTEL_* settings)",
-            health=health,
-        )
-    ]
+def gait_register(registry: Registry) -> None:
+    registry.add_exporter(
+        "otel",
+        make_exporter,
+        description="Each decision as an OpenTelemetry log record over OTLP (OTEL_* settings)",
+        health=health,
+    )
