@@ -55,7 +55,8 @@ def test_template_installs_and_is_listed(tmp_path: Path) -> None:
     plugins = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}
     assert plugins["example"]["status"] == "loaded"
     assert plugins["example"]["dist"] == "gait-plugin-example"
-    assert plugins["example"]["hooks"] == ["gait_commands", "gait_evaluate"]
+    assert plugins["example"]["hooks"] == ["gait_commands", "gait_evaluate", "gait_register"]
+    assert plugins["example"]["provides"] == ["adapter:example"]
     command = subprocess.run(
         [str(venv / "bin" / "gait"), "example-prefixes", "--json"],
         capture_output=True,

@@ -26,3 +26,14 @@ def test_denied_prefix_blocks() -> None:
 def test_other_tools_get_no_opinion(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(plugin.DENIED_PREFIXES_ENV, "net.")
     assert host().evaluate(SimpleNamespace(tool_name="shell.exec"), "0" * 64) == []
+
+
+def test_the_example_adapter_is_registered_by_name() -> None:
+    plugins = host()
+    assert "example" in plugins.adapters() and "example" not in plugins.sinks()
+    decode = plugins.adapter("example")
+    assert decode is not None
+    assert decode({"tool": "shell.exec", "input": {"command": "ls"}}) == {
+        "name": "shell.exec",
+        "args": {"command": "ls"},
+    }

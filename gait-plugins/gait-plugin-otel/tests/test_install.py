@@ -70,7 +70,8 @@ def test_the_plugin_is_listed_with_its_exporter_hook(otel: Any) -> None:
     listed = otel("plugins", "list", "--json")
     assert listed.code == 0
     (plugin,) = [p for p in listed.json["plugins"] if p["name"] == "otel"]
-    assert plugin["status"] == "loaded" and plugin["hooks"] == ["gait_exporters"]
+    assert plugin["status"] == "loaded" and plugin["hooks"] == ["gait_register"]
+    assert plugin["provides"] == ["exporter:otel"]
 
 
 def test_a_collector_that_is_down_leaves_the_decision_and_counts_the_drop(
