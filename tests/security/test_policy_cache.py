@@ -342,3 +342,14 @@ def test_a_policy_that_cannot_be_read_is_refused_as_without_the_cache(
     with pytest.raises(PolicyError, match="not a regular file"):
         load_policy_file_cached(tmp_path)
     assert not home.exists()
+
+
+def test_the_key_covers_the_module_that_parses_yaml() -> None:
+    """An edit of the YAML parser (an editable install) must change every key: the key stats the
+    file that defines the parse the cache stores."""
+    import inspect
+
+    from gait import policy_yaml
+
+    parser_file = Path(inspect.getfile(policy_yaml.parse_policy_document))
+    assert Path(policy_cache.__file__).with_name("policy_yaml.py") == parser_file

@@ -77,7 +77,10 @@ def load_policy_file_cached(path: str | Path) -> CompiledPolicy:
     directory = cache_directory()
     if not _editable(path, st) or not _private_folder(directory, create=True):
         return compile_policy(policy_from_document(parse_policy_document(data)))
-    key = cache_key(data)
+    try:
+        key = cache_key(data)
+    except OSError:  # no parser source to key on (a zipped install): no cache
+        return compile_policy(policy_from_document(parse_policy_document(data)))
     entry = directory / f"{key}.json"
     document = read_entry(entry, key)
     if document is not None:
@@ -154,9 +157,10 @@ def _editable(path: str | Path, read: os.stat_result) -> bool:
 
 
 def cache_key(data: bytes) -> str:
-    from gait import policy
-
-    parser = os.stat(policy.__file__)
+    """Raises OSError when the parser's source cannot be stat'ed (then nothing is cached)."""
+    # The YAML parser lives in gait.policy_yaml, which a cache hit must not import (it loads
+    # PyYAML): its file is stat'ed where it lies, beside this module.
+    parser = os.stat(Path(__file__).with_name("policy_yaml.py"))
     header = f"{CACHE_FORMAT}\0{__version__}\0{parser.st_size}\0{parser.st_mtime_ns}\0"
     return hashlib.sha256(header.encode() + data).hexdigest()
 
