@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from gait.errors import ExitCode, InvalidInputError
@@ -51,6 +52,33 @@ def _text(payload: dict[str, Any]) -> list[str]:
     return lines
 
 
+@attrs.frozen(kw_only=True)
+class EvalOptions:
+    """The flags of `gait gate eval`, one record (named as the click parameters)."""
+
+    policy_path: str
+    intent_path: str
+    trace_out: str
+    key_mode: str
+    private_key: str
+    private_key_env: str
+    signer: str
+    profile: str
+    simulate: bool
+    approval_token: tuple[str, ...]
+    approval_token_chain: tuple[str, ...]
+    approval_token_ref: str
+    approval_public_key: str
+    approval_public_key_env: str
+    approval_private_key: str
+    approval_private_key_env: str
+    approval_audit_out: str
+    rate_limit_state: str
+    export_log_out: str
+    export_otel_out: str
+    export_names: tuple[str, ...]
+
+
 EXIT_HELP = (0, 1, 3, 4, 6, 7)
 
 
@@ -89,81 +117,63 @@ EXIT_HELP = (0, 1, 3, 4, 6, 7)
     help="State file for rate_limit and destructive_budget.",
 )
 @export_options
-def eval_(
-    policy_path: str,
-    intent_path: str,
-    trace_out: str,
-    key_mode: str,
-    private_key: str,
-    private_key_env: str,
-    signer: str,
-    profile: str,
-    simulate: bool,
-    approval_token: tuple[str, ...],
-    approval_token_chain: tuple[str, ...],
-    approval_token_ref: str,
-    approval_public_key: str,
-    approval_public_key_env: str,
-    approval_private_key: str,
-    approval_private_key_env: str,
-    approval_audit_out: str,
-    rate_limit_state: str,
-    export_log_out: str,
-    export_otel_out: str,
-    export_names: tuple[str, ...],
-) -> Report:
-    if not policy_path:
+def eval_(**params: Any) -> Report:
+    return _eval(EvalOptions(**params))
+
+
+def _eval(o: EvalOptions) -> Report:
+    if not o.policy_path:
         raise InvalidInputError("missing required --policy")
-    if not intent_path:
+    if not o.intent_path:
         raise InvalidInputError("missing required --intent")
     ctx = click.get_current_context()
     host = plugin_host(ctx)
-    gate_ = Gate.load(policy_path, plugins=host)
-    raw_intent = read_intent(intent_path)
+    gate_ = Gate.load(o.policy_path, plugins=host)
+    raw_intent = read_intent(o.intent_path)
     # Before the key is loaded: the reference reports a profile's requirement first.
     check_strict(
-        check_profile(profile, form="intent"),
-        key_mode=key_mode,
+        check_profile(o.profile, form="intent"),
+        key_mode=o.key_mode,
         default_verdict=gate_.policy.policy.default_verdict,
-        simulate=simulate,
+        simulate=o.simulate,
         form="intent",
     )
     key, warnings = resolve_signer(
-        key_mode=key_mode,
-        private=KeySource(path=private_key, env=private_key_env),
-        signer=signer,
+        key_mode=o.key_mode,
+        private=KeySource(path=o.private_key, env=o.private_key_env),
+        signer=o.signer,
         backends=host.signers,
     )
-    token_paths = _csv(approval_token + approval_token_chain)
-    approval_public = KeySource(path=approval_public_key, env=approval_public_key_env)
-    approval_private = KeySource(path=approval_private_key, env=approval_private_key_env)
+    token_paths = _csv(o.approval_token + o.approval_token_chain)
+    approval_public = KeySource(path=o.approval_public_key, env=o.approval_public_key_env)
+    approval_private = KeySource(path=o.approval_private_key, env=o.approval_private_key_env)
     approval_key = (
         load_verify_key(approval_public, approval_private)
         if approval_public.configured or approval_private.configured
         else key.public
     )
     exports = open_command_exports(
-        host, export_log_out, export_otel_out, export_names, source="gate.eval"
+        host, o.export_log_out, o.export_otel_out, o.export_names, source="gate.eval"
     )
     runtime = Runtime(
         gate=gate_,
         key=key,
         settings=Settings(
-            profile=profile,
-            key_mode=key_mode,
+            profile=o.profile,
+            key_mode=o.key_mode,
             key_warnings=tuple(warnings),
-            rate_limit_state=Path(rate_limit_state) if rate_limit_state else None,
+            rate_limit_state=Path(o.rate_limit_state) if o.rate_limit_state else None,
         ),
         approval_key=approval_key,
         exports=exports,
     )
     request = Request(
         payload=raw_intent,
-        trace_path=Path(trace_out) if trace_out else None,
-        simulate=simulate,
+        trace_path=Path(o.trace_out) if o.trace_out else None,
+        simulate=o.simulate,
         approval_tokens=lambda: [read_json_object(p, "approval token") for p in token_paths],
-        approval_token_ref=approval_token_ref,
-        approval_audit_out=Path(approval_audit_out) if approval_audit_out else None,
+        approval_token_ref=o.approval_token_ref,
+        approval_audit_out=Path(o.approval_audit_out) if o.approval_audit_out else None,
         correlation_id=correlation_id(sys.argv),
     )
     result = decide(request, runtime)

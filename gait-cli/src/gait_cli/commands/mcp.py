@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from gait.errors import ExitCode, GaitError, InvalidInputError, error_envelope
@@ -107,48 +108,9 @@ def proxy_command(name: str) -> None:
     )
     @_proxy_options
     @export_options
-    def command(
-        args: tuple[str, ...],
-        policy_path: str,
-        call_path: str,
-        adapter: str,
-        profile: str,
-        job_root: str,
-        trace_out: str,
-        run_id: str,
-        runpack_out: str,
-        key_mode: str,
-        private_key: str,
-        private_key_env: str,
-        signer: str,
-        rate_limit_state: str,
-        context_envelope: str,
-        kill_switch_state: str,
-        pack_out: str,
-        export_log_out: str,
-        export_otel_out: str,
-        export_names: tuple[str, ...],
-    ) -> Report:
+    def command(**params: Any) -> Report:
         try:
-            return _proxy(
-                list(args),
-                policy_path,
-                call_path,
-                adapter,
-                profile,
-                trace_out,
-                run_id,
-                runpack_out,
-                key_mode,
-                private_key,
-                private_key_env,
-                rate_limit_state,
-                signer=signer,
-                export_flags=(export_log_out, export_otel_out, export_names),
-                context_envelope=context_envelope,
-                kill_switch_state=kill_switch_state,
-                pack_out=pack_out,
-            )
+            return _proxy(ProxyOptions(**params))
         except GaitError as exc:
             # The whole envelope from the error itself: its category (io_failure,
             # state_contention) is not the exit code's.
@@ -161,62 +123,80 @@ def proxy_command(name: str) -> None:
             )
 
 
-def _proxy(
-    args: list[str],
-    policy_path: str,
-    call_path: str,
-    adapter: str,
-    profile: str,
-    trace_out: str,
-    run_id: str,
-    runpack_out: str,
-    key_mode: str,
-    private_key: str,
-    private_key_env: str,
-    rate_limit_state: str,
-    *,
-    signer: str,
-    export_flags: tuple[str, str, tuple[str, ...]],
-    **unsupported: str,
-) -> Report:
+@attrs.frozen(kw_only=True)
+class ProxyOptions:
+    """The flags of `gait mcp proxy` (and `bridge`), one record (named as the click
+    parameters)."""
+
+    args: tuple[str, ...]
+    policy_path: str
+    call_path: str
+    adapter: str
+    profile: str
+    job_root: str
+    trace_out: str
+    run_id: str
+    runpack_out: str
+    key_mode: str
+    private_key: str
+    private_key_env: str
+    signer: str
+    rate_limit_state: str
+    context_envelope: str
+    kill_switch_state: str
+    pack_out: str
+    export_log_out: str
+    export_otel_out: str
+    export_names: tuple[str, ...]
+
+
+def _proxy(o: ProxyOptions) -> Report:
     from gait.gate import Gate
     from gait.mcp.checks import check_profile
     from gait.mcp.toolcall import adapter_name, parse_payload, resolve_decoder
     from gait.pipeline import Request, Runtime, Settings, decide
 
+    args = list(o.args)
+    policy_path, call_path = o.policy_path, o.call_path
     if not policy_path.strip() and args:
         policy_path = args.pop(0)
     if not call_path.strip() and args:
         call_path = args.pop(0)
     if not policy_path.strip() or not call_path.strip() or args:
         raise InvalidInputError("expected --policy <policy.yaml> and --call <tool_call.json|->")
-    _refuse(**unsupported)
+    _refuse(
+        context_envelope=o.context_envelope,
+        kill_switch_state=o.kill_switch_state,
+        pack_out=o.pack_out,
+    )
     host = plugin_host(click.get_current_context())
-    name = adapter_name(adapter)
+    name = adapter_name(o.adapter)
     decoder = resolve_decoder(host, name)
     payload = parse_payload(_read_call(call_path))
-    settings_profile = check_profile(go_lower(go_trim_space(profile)))
+    settings_profile = check_profile(go_lower(go_trim_space(o.profile)))
     gate = Gate.load(policy_path, plugins=host)
     key, warnings = resolve_signer(
-        key_mode=go_lower(go_trim_space(key_mode)),
-        private=KeySource(path=private_key, env=private_key_env),
-        signer=signer,
+        key_mode=go_lower(go_trim_space(o.key_mode)),
+        private=KeySource(path=o.private_key, env=o.private_key_env),
+        signer=o.signer,
         backends=host.signers,
     )
-    exports = open_command_exports(host, *export_flags, source="mcp.proxy")
+    exports = open_command_exports(
+        host, o.export_log_out, o.export_otel_out, o.export_names, source="mcp.proxy"
+    )
     request = Request(
         adapter=name,
         decoder=decoder,
         payload=payload,
-        run_id=run_id,
-        trace_path=Path(trace_out) if trace_out.strip() else None,
-        runpack_out=Path(runpack_out) if runpack_out.strip() else None,
+        run_id=o.run_id,
+        trace_path=Path(o.trace_out) if o.trace_out.strip() else None,
+        runpack_out=Path(o.runpack_out) if o.runpack_out.strip() else None,
     )
     settings = Settings(
         profile=settings_profile,
-        key_mode=go_lower(go_trim_space(key_mode)),
+        key_mode=go_lower(go_trim_space(o.key_mode)),
         key_warnings=tuple(warnings),
-        rate_limit_state=Path(rate_limit_state) if rate_limit_state else None,
+        rate_limit_state=Path(o.rate_limit_state) if o.rate_limit_state else None,
     )
     outcome = decide(request, Runtime(gate=gate, key=key, settings=settings, exports=exports))
     payload_out = {k: v for k, v in outcome.output.items() if k != "ok"}
@@ -365,110 +345,126 @@ SERVE_HELP = (
 @click.option("--kill-switch-state", default="", help="Refused: not implemented in this version.")
 @click.option("--pack-dir", default="", help="Refused: not implemented in this version.")
 @export_options
-def serve(
-    args: tuple[str, ...],
-    policy_path: str,
-    listen: str,
-    socket_mode: str,
-    adapter: str,
-    profile: str,
-    auth_mode: str,
-    auth_token_env: str,
-    max_request_bytes: int,
-    http_verdict_status: str,
-    allow_client_artifact_paths: bool,
-    trace_dir: str,
-    runpack_dir: str,
-    session_dir: str,
-    trace_max_age: str,
-    trace_max_count: int,
-    runpack_max_age: str,
-    runpack_max_count: int,
-    session_max_age: str,
-    session_max_count: int,
-    key_mode: str,
-    private_key: str,
-    private_key_env: str,
-    signer: str,
-    rate_limit_state: str,
-    workers: int,
-    max_header_bytes: int,
-    header_timeout: str,
-    read_timeout: str,
-    write_timeout: str,
-    idle_timeout: str,
-    max_connections: int,
-    bridges: tuple[str, ...],
-    job_root: str,
-    context_envelope: str,
-    kill_switch_state: str,
-    pack_dir: str,
-    export_log_out: str,
-    export_otel_out: str,
-    export_names: tuple[str, ...],
-) -> Report:
+def serve(**params: Any) -> Report:
+    return _serve(ServeOptions(**params))
+
+
+@attrs.frozen(kw_only=True)
+class ServeOptions:
+    """The flags of `gait mcp serve`, one record (named as the click parameters); checked
+    into a `ServeConfig`."""
+
+    args: tuple[str, ...]
+    policy_path: str
+    listen: str
+    socket_mode: str
+    adapter: str
+    profile: str
+    auth_mode: str
+    auth_token_env: str
+    max_request_bytes: int
+    http_verdict_status: str
+    allow_client_artifact_paths: bool
+    trace_dir: str
+    runpack_dir: str
+    session_dir: str
+    trace_max_age: str
+    trace_max_count: int
+    runpack_max_age: str
+    runpack_max_count: int
+    session_max_age: str
+    session_max_count: int
+    key_mode: str
+    private_key: str
+    private_key_env: str
+    signer: str
+    rate_limit_state: str
+    workers: int
+    max_header_bytes: int
+    header_timeout: str
+    read_timeout: str
+    write_timeout: str
+    idle_timeout: str
+    max_connections: int
+    bridges: tuple[str, ...]
+    job_root: str
+    context_envelope: str
+    kill_switch_state: str
+    pack_dir: str
+    export_log_out: str
+    export_otel_out: str
+    export_names: tuple[str, ...]
+
+
+def _serve(o: ServeOptions) -> Report:
     from gait.exports import ExportRequest, open_exports
     from gait.mcp.checks import check_profile
     from gait.mcp.toolcall import adapter_name, resolve_decoder
     from gait_cli.mcp_serve import config as cfg
     from gait_cli.mcp_serve.policy import load_initial
 
-    rest = list(args)
+    rest = list(o.args)
+    policy_path = o.policy_path
     if not policy_path.strip() and rest:
         policy_path = rest.pop(0)
     if not policy_path.strip() or rest:
         raise InvalidInputError("expected --policy <policy.yaml>")
     ages = {
-        "trace": cfg.parse_duration("--trace-max-age", trace_max_age),
-        "runpack": cfg.parse_duration("--runpack-max-age", runpack_max_age),
-        "session": cfg.parse_duration("--session-max-age", session_max_age),
+        "trace": cfg.parse_duration("--trace-max-age", o.trace_max_age),
+        "runpack": cfg.parse_duration("--runpack-max-age", o.runpack_max_age),
+        "session": cfg.parse_duration("--session-max-age", o.session_max_age),
     }
-    counts = {"trace": trace_max_count, "runpack": runpack_max_count, "session": session_max_count}
-    exports = ExportRequest.from_flags(export_log_out, export_otel_out, export_names)
+    counts = {
+        "trace": o.trace_max_count,
+        "runpack": o.runpack_max_count,
+        "session": o.session_max_count,
+    }
+    exports = ExportRequest.from_flags(o.export_log_out, o.export_otel_out, o.export_names)
     config = cfg.check(
         cfg.ServeConfig(
             policy=policy_path,
-            listen=listen.strip(),
-            adapter=adapter_name(adapter),
-            profile=go_lower(go_trim_space(profile)),
-            auth_mode=go_lower(go_trim_space(auth_mode)),
-            auth_token_env=auth_token_env.strip(),
-            max_request_bytes=max_request_bytes,
-            http_verdict_status=go_lower(go_trim_space(http_verdict_status)),
-            allow_client_artifact_paths=allow_client_artifact_paths,
-            trace_dir=trace_dir.strip(),
-            runpack_dir=runpack_dir.strip(),
-            session_dir=session_dir.strip(),
+            listen=o.listen.strip(),
+            adapter=adapter_name(o.adapter),
+            profile=go_lower(go_trim_space(o.profile)),
+            auth_mode=go_lower(go_trim_space(o.auth_mode)),
+            auth_token_env=o.auth_token_env.strip(),
+            max_request_bytes=o.max_request_bytes,
+            http_verdict_status=go_lower(go_trim_space(o.http_verdict_status)),
+            allow_client_artifact_paths=o.allow_client_artifact_paths,
+            trace_dir=o.trace_dir.strip(),
+            runpack_dir=o.runpack_dir.strip(),
+            session_dir=o.session_dir.strip(),
             retention={kind: (ages[kind], counts[kind]) for kind in ages},
-            key_mode=go_lower(go_trim_space(key_mode)),
-            private_key=private_key.strip(),
-            private_key_env=private_key_env.strip(),
-            signer=signer,
-            rate_limit_state=rate_limit_state,
+            key_mode=go_lower(go_trim_space(o.key_mode)),
+            private_key=o.private_key.strip(),
+            private_key_env=o.private_key_env.strip(),
+            signer=o.signer,
+            rate_limit_state=o.rate_limit_state,
             plugins=not click.get_current_context().find_root().params.get("no_plugins", False),
-            workers=workers,
-            socket_mode=cfg.parse_socket_mode(socket_mode),
-            max_header_bytes=max_header_bytes,
-            header_timeout=cfg.parse_timeout("--header-timeout", header_timeout),
-            read_timeout=cfg.parse_timeout("--read-timeout", read_timeout),
-            write_timeout=cfg.parse_timeout("--write-timeout", write_timeout),
-            idle_timeout=cfg.parse_timeout("--idle-timeout", idle_timeout),
-            max_connections=max_connections,
-            bridges=sorted({name.strip() for name in bridges if name.strip()}),
+            workers=o.workers,
+            socket_mode=cfg.parse_socket_mode(o.socket_mode),
+            max_header_bytes=o.max_header_bytes,
+            header_timeout=cfg.parse_timeout("--header-timeout", o.header_timeout),
+            read_timeout=cfg.parse_timeout("--read-timeout", o.read_timeout),
+            write_timeout=cfg.parse_timeout("--write-timeout", o.write_timeout),
+            idle_timeout=cfg.parse_timeout("--idle-timeout", o.idle_timeout),
+            max_connections=o.max_connections,
+            bridges=sorted({name.strip() for name in o.bridges if name.strip()}),
             export_log_out=exports.log_out,
             export_otel_out=exports.otel_out,
             exports=list(exports.names),
         )
     )
     _refuse(
-        context_envelope=context_envelope, kill_switch_state=kill_switch_state, pack_dir=pack_dir
+        context_envelope=o.context_envelope,
+        kill_switch_state=o.kill_switch_state,
+        pack_dir=o.pack_dir,
     )
     # What the reference finds only per request (every request a 400), found before serving.
     check_profile(config.profile)
     host = plugin_host(click.get_current_context())
     resolve_decoder(host, config.adapter)
-    # Only sinks: an adapter's or a CI provider's name is a different kind (gait.registry).
-    sinks = host.sinks()
+    sinks = {name for name, bridge in host.bridges().items() if bridge.kind == "sink"}
     for name in config.bridges:
         if name not in sinks:
             known = ", ".join(sorted(sinks)) or "none installed"
