@@ -127,10 +127,9 @@ def run_load(
 ) -> LoadResult:
     """Drive the server for `seconds` (or `per_connection` requests on each connection), on
     `host`:`port` or on the Unix socket `unix`."""
+    main = _run(host, port, requests, connections, seconds, per_connection, unix)
     try:
         import uvloop
-
-        runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency where it installs
-        runner = asyncio.run
-    return runner(_run(host, port, requests, connections, seconds, per_connection, unix))
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from tests.conftest import GAIT
+from gait.testing import GAIT
 
 
 def free_port() -> int:

@@ -365,9 +365,14 @@ def test_bad_input_exits_6_with_no_trace(
 ) -> None:
     policy_file = tmp_path / "policy.yaml"
     intent_file = tmp_path / "intent.json"
-    (policy_file.write_bytes if isinstance(policy, bytes) else policy_file.write_text)(policy)  # type: ignore[operator]
-    text = json.dumps(intent("tool.read")) if intent_text is None else intent_text
-    (intent_file.write_bytes if isinstance(text, bytes) else intent_file.write_text)(text)  # type: ignore[operator]
+    for file, content in (
+        (policy_file, policy),
+        (intent_file, json.dumps(intent("tool.read")) if intent_text is None else intent_text),
+    ):
+        if isinstance(content, bytes):
+            file.write_bytes(content)
+        else:
+            file.write_text(content)
     run = gait(
         "gate",
         "eval",

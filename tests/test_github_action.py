@@ -52,7 +52,7 @@ def test_actionlint_passes_on_the_action_steps(tmp_path: Path) -> None:
         name: {"type": "string", "required": False, "default": str(field.get("default", ""))}
         for name, field in action["inputs"].items()
     }
-    wrapper = {
+    wrapper: dict[str, Any] = {
         "name": "action-steps",
         "on": {"workflow_call": {"inputs": inputs}},
         "permissions": {},

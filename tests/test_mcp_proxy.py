@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from gait.keys import SigningKey
-from tests.conftest import GAIT, SHARED, RunGait
+from tests.conftest import GAIT, SHARED, Run, RunGait
 from tests.plugin_fixtures import make_plugin
 
 OPENAI_CALL = SHARED / "reference_fixtures/examples/mcp/openai_function_call.json"
@@ -52,11 +53,27 @@ def work(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def proxy(gait: RunGait, work: Path) -> RunGait:
-    def run(*args: str, **kw: object) -> object:
-        env = {"GAIT_HOME": str(work / "home"), **kw.pop("env", {})}  # type: ignore[dict-item]
-        return gait("mcp", *args, cwd=work, env=env, **kw)
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        plugins: str | None = "",
+        env: Mapping[str, str] | None = None,
+        pythonpath: Path | None = None,
+        input: str | None = None,
+        timeout: float = 120,
+    ) -> Run:
+        return gait(
+            "mcp",
+            *args,
+            cwd=cwd or work,
+            plugins=plugins,
+            env={"GAIT_HOME": str(work / "home"), **(env or {})},
+            pythonpath=pythonpath,
+            input=input,
+            timeout=timeout,
+        )
 
-    return run  # type: ignore[return-value]
+    return run
 
 
 def test_openai_call_allowed_with_a_trace_that_verifies(
@@ -177,7 +194,7 @@ def test_usage_errors_exit_6(proxy: RunGait, args: tuple[str, ...], message: str
     assert data["error"].startswith(message) and data["error_code"] == "invalid_input"
 
 
-def _call(work: Path, name: str, call: dict[str, object]) -> str:
+def _call(work: Path, name: str, call: Mapping[str, object]) -> str:
     (work / name).write_text(json.dumps(call))
     return name
 

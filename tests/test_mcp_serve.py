@@ -9,9 +9,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -28,12 +29,18 @@ BODY_NO_SESSION = json.loads((FIXTURES / "derived/serve_body_mcp_nosession.json"
 HEAD = "schema_id: gait.gate.policy\nschema_version: 1.0.0\n"
 TRACES = Path("gait-out/mcp-serve/traces")
 SESSIONS = Path("gait-out/mcp-serve/sessions")
-WRITE_CALL = {
+WRITE_CALL: dict[str, Any] = {
     "name": "tool.write",
     "args": {"path": "/tmp/out.txt"},
     "targets": [{"kind": "path", "value": "/tmp/out.txt", "operation": "write"}],
     "context": {"identity": "alice", "workspace": "/repo", "risk_class": "low"},
 }
+
+
+class StartServer(Protocol):
+    """The `serve` fixture: `gait mcp serve ARGS` in the working folder, stopped after the test."""
+
+    def __call__(self, *args: str, env: Mapping[str, str] | None = None) -> Server: ...
 
 
 @pytest.fixture
@@ -44,7 +51,7 @@ def work(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def serve(work: Path) -> Iterator[type[Server]]:
+def serve(work: Path) -> Iterator[StartServer]:
     started: list[Server] = []
 
     class Started(Server):
@@ -61,7 +68,7 @@ def traces(work: Path) -> list[Path]:
     return sorted((work / TRACES).glob("*.json"))
 
 
-def test_healthz_and_openapi(serve: type[Server]) -> None:
+def test_healthz_and_openapi(serve: StartServer) -> None:
     server = serve("--policy", "allow.yaml")
     health = server.request("GET", "/healthz")
     assert (health.status, health.json) == (200, {"ok": True, "service": "gait.mcp.serve"})
@@ -73,7 +80,7 @@ def test_healthz_and_openapi(serve: type[Server]) -> None:
 
 
 def test_openai_call_is_allowed_with_a_verifiable_trace(
-    serve: type[Server], work: Path, gait: RunGait
+    serve: StartServer, work: Path, gait: RunGait
 ) -> None:
     server = serve("--policy", "allow.yaml")
     response = server.evaluate({"adapter": "openai", "call": OPENAI_CALL})
@@ -87,7 +94,7 @@ def test_openai_call_is_allowed_with_a_verifiable_trace(
     assert gait("trace", "verify", "--path", str(trace), "--json", cwd=work, env=home).code == 0
 
 
-def test_compat_and_strict_verdict_statuses(serve: type[Server]) -> None:
+def test_compat_and_strict_verdict_statuses(serve: StartServer) -> None:
     compat = serve("--policy", "block.yaml")
     out = compat.evaluate({"call": WRITE_CALL})
     assert (out.status, out.json["verdict"], out.json["exit_code"]) == (200, "block", 3)
@@ -101,7 +108,7 @@ def test_compat_and_strict_verdict_statuses(serve: type[Server]) -> None:
     assert (out.status, out.json["exit_code"]) == (409, 4)
 
 
-def test_processing_order_and_error_statuses(serve: type[Server], work: Path) -> None:
+def test_processing_order_and_error_statuses(serve: StartServer, work: Path) -> None:
     server = serve("--policy", "allow.yaml", "--max-request-bytes", "256")
     assert server.request("GET", "/v1/evaluate").json == {"ok": False, "error": "expected POST"}
     assert server.request("GET", "/v1/evaluate").status == 405
@@ -138,7 +145,7 @@ def test_processing_order_and_error_statuses(serve: type[Server], work: Path) ->
     assert not any(p.name.startswith(".") for p in (work / TRACES).iterdir())
 
 
-def test_sse_and_ndjson_framings(serve: type[Server]) -> None:
+def test_sse_and_ndjson_framings(serve: StartServer) -> None:
     server = serve("--policy", "allow.yaml")
     sse = server.evaluate({"adapter": "openai", "call": OPENAI_CALL}, path="/v1/evaluate/sse")
     assert sse.status == 200 and sse.headers["content-type"] == "text/event-stream"
@@ -154,7 +161,7 @@ def test_sse_and_ndjson_framings(serve: type[Server]) -> None:
     assert error.status == 400 and error.json["error"] == "request.call is required"
 
 
-def test_session_journal_appends_and_reports_its_sequence(serve: type[Server], work: Path) -> None:
+def test_session_journal_appends_and_reports_its_sequence(serve: StartServer, work: Path) -> None:
     server = serve("--policy", "allow.yaml")
     for expected in (1, 2, 3):
         out = server.evaluate({**BODY_SESSION, "checkpoint_interval": 2}).json
@@ -173,7 +180,7 @@ def test_session_journal_appends_and_reports_its_sequence(serve: type[Server], w
     assert "sess-1_run_mcp_" in " ".join(out["warnings"])
 
 
-def test_client_artifact_paths_need_the_flag(serve: type[Server], work: Path) -> None:
+def test_client_artifact_paths_need_the_flag(serve: StartServer, work: Path) -> None:
     server = serve("--policy", "allow.yaml")
     for field in ("trace_path", "runpack_out", "pack_out"):
         out = server.evaluate({"call": WRITE_CALL, field: "mine"})
@@ -185,17 +192,17 @@ def test_client_artifact_paths_need_the_flag(serve: type[Server], work: Path) ->
     assert out.json["error"] == "request.emit_pack requires server --pack-dir"
     server.stop()
     allowed = serve("--policy", "allow.yaml", "--allow-client-artifact-paths")
-    out = allowed.evaluate(
+    answer = allowed.evaluate(
         {"call": WRITE_CALL, "trace_path": "mine/trace.json", "runpack_out": "mine/run.zip"}
     ).json
-    assert out["trace_path"] == "mine/trace.json" and (work / "mine/trace.json").exists()
-    assert out["runpack_path"] == "mine/run.zip" and (work / "mine/run.zip").exists()
+    assert answer["trace_path"] == "mine/trace.json" and (work / "mine/trace.json").exists()
+    assert answer["runpack_path"] == "mine/run.zip" and (work / "mine/run.zip").exists()
     out = allowed.evaluate({"call": WRITE_CALL, "trace_path": "../escape.json"})
     assert out.status == 400
 
 
 def test_emit_runpack_writes_into_the_runpack_dir(
-    serve: type[Server], work: Path, gait: RunGait
+    serve: StartServer, work: Path, gait: RunGait
 ) -> None:
     server = serve("--policy", "allow.yaml", "--runpack-dir", "runpacks")
     out = server.evaluate({"call": WRITE_CALL, "emit_runpack": True, "run_id": "my run"}).json
@@ -205,7 +212,7 @@ def test_emit_runpack_writes_into_the_runpack_dir(
     assert gait("verify", str(runpack), "--json", cwd=work).code == 0
 
 
-def test_context_envelope_path_in_a_call_is_refused(serve: type[Server]) -> None:
+def test_context_envelope_path_in_a_call_is_refused(serve: StartServer) -> None:
     server = serve("--policy", "allow.yaml")
     call = {**WRITE_CALL, "context": {**WRITE_CALL["context"], "context_envelope_path": "e.json"}}
     out = server.evaluate({"call": call})
@@ -216,7 +223,7 @@ def test_context_envelope_path_in_a_call_is_refused(serve: type[Server]) -> None
     )
 
 
-def test_oss_prod_checks(serve: type[Server], work: Path) -> None:
+def test_oss_prod_checks(serve: StartServer, work: Path) -> None:
     key = {"GAIT_TEST_KEY": SigningKey.generate().encode()}
     prod = ("--profile", "oss-prod", "--key-mode", "prod", "--private-key-env", "GAIT_TEST_KEY")
     server = serve("--policy", "allow.yaml", *prod, env=key)
@@ -242,7 +249,7 @@ def test_oss_prod_checks(serve: type[Server], work: Path) -> None:
     assert (out.status, out.json["verdict"]) == (200, "block")
 
 
-def test_bearer_token_auth(serve: type[Server], work: Path) -> None:
+def test_bearer_token_auth(serve: StartServer, work: Path) -> None:
     token = "s3cret-token-value"
     auth = ("--auth-mode", "token", "--auth-token-env", "GAIT_TOKEN")
     server = serve("--policy", "allow.yaml", *auth, env={"GAIT_TOKEN": token})
@@ -321,7 +328,7 @@ def _poll(condition: object, seconds: float = 10) -> bool:
     return False
 
 
-def test_trace_retention_by_count_and_age(serve: type[Server], work: Path) -> None:
+def test_trace_retention_by_count_and_age(serve: StartServer, work: Path) -> None:
     server = serve("--policy", "allow.yaml", "--trace-max-count", "1")
     for _ in range(2):
         assert server.evaluate({"call": WRITE_CALL}).status == 200
@@ -340,7 +347,7 @@ def test_trace_retention_by_count_and_age(serve: type[Server], work: Path) -> No
 
 
 def test_a_policy_edit_changes_the_next_decision_and_a_broken_one_keeps_the_last_good(
-    serve: type[Server], work: Path
+    serve: StartServer, work: Path
 ) -> None:
     policy = work / "live.yaml"
     policy.write_text(HEAD + "default_verdict: allow\n")
@@ -381,7 +388,7 @@ rules:
 )
 
 
-def test_workers_share_rate_limits_and_session_journals(serve: type[Server], work: Path) -> None:
+def test_workers_share_rate_limits_and_session_journals(serve: StartServer, work: Path) -> None:
     (work / "limited.yaml").write_text(RATE_LIMITED)
     server = serve("--policy", "limited.yaml", "--workers", "2")
     assert len(server.worker_pids()) == 2
@@ -395,7 +402,7 @@ def test_workers_share_rate_limits_and_session_journals(serve: type[Server], wor
     assert server.stop() == 0
 
 
-def test_sigterm_finishes_requests_in_flight_and_exits_0(serve: type[Server], work: Path) -> None:
+def test_sigterm_finishes_requests_in_flight_and_exits_0(serve: StartServer, work: Path) -> None:
     server = serve("--policy", "allow.yaml", "--workers", "2")
     with ThreadPoolExecutor(16) as pool:
         futures = [pool.submit(server.evaluate, {"call": WRITE_CALL}) for _ in range(64)]
@@ -411,7 +418,7 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0(serve: type[Server], wo
         json.loads(path.read_bytes())
 
 
-def test_sigkill_under_load_leaves_no_partial_trace(serve: type[Server], work: Path) -> None:
+def test_sigkill_under_load_leaves_no_partial_trace(serve: StartServer, work: Path) -> None:
     server = serve("--policy", "allow.yaml", "--workers", "2")
     pids = server.worker_pids()
     load = subprocess.Popen(
@@ -440,7 +447,7 @@ def test_sigkill_under_load_leaves_no_partial_trace(serve: type[Server], work: P
     assert [p for p in (work / TRACES).iterdir() if p.name.startswith(".")] == []
 
 
-def test_bounded_load_no_errors_and_no_memory_growth(serve: type[Server]) -> None:
+def test_bounded_load_no_errors_and_no_memory_growth(serve: StartServer) -> None:
     server = serve("--policy", "allow.yaml", "--workers", "2")
     requests = [request_bytes("/v1/evaluate", json.dumps(BODY_NO_SESSION).encode())]
     warm = run_load(server.port, requests, connections=32, seconds=1.0)

@@ -1,4 +1,6 @@
-"""The plugin template installs into a fresh environment, shows up in gait, and passes its tests."""
+"""The plugin template, copied out of the repository, installs into a fresh environment, shows
+up in gait, and passes its tests there with only the fixtures of gait-core's pytest plugin
+(`gait.testing`): no conftest, nothing of this repository's tests."""
 
 from __future__ import annotations
 
@@ -23,6 +25,13 @@ def _uv() -> str:
 
 def test_template_installs_and_is_listed(tmp_path: Path) -> None:
     uv = _uv()
+    template = tmp_path / "gait-plugin-example"
+    shutil.copytree(
+        REPO / "examples" / "plugin-template",
+        template,
+        ignore=shutil.ignore_patterns("build", "__pycache__", "*.egg-info", ".pytest_cache"),
+    )
+    assert not list(template.rglob("conftest.py"))
     venv = tmp_path / "venv"
     env = {**os.environ, "VIRTUAL_ENV": str(venv)}
     env.pop("GAIT_PLUGINS", None)
@@ -40,7 +49,7 @@ def test_template_installs_and_is_listed(tmp_path: Path) -> None:
             "-e",
             str(REPO / "gait-cli"),
             "-e",
-            f"{REPO / 'examples' / 'plugin-template'}[test]",
+            f"{template}[test]",
         ],
         check=True,
         env=env,
@@ -65,20 +74,25 @@ def test_template_installs_and_is_listed(tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(command.stdout) == {"ok": True, "prefixes": ["shell."]}
+    run_tests = [str(venv / "bin" / "python"), "-m", "pytest", "-v", "-p", "no:cacheprovider"]
+    run_tests += ["-W", "error", "--rootdir", str(template), str(template / "tests")]
     tests = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(REPO / "examples" / "plugin-template" / "tests"),
-        ],
+        run_tests, capture_output=True, text=True, env=env, cwd=template, check=False
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    # the tests that use the gait runner, key pair and policy writer ran, from the copy
+    assert "test_the_installed_gait_blocks_a_denied_tool_with_the_plugin_loaded PASSED" in (
+        tests.stdout
+    ), tests.stdout
+    assert str(REPO) not in tests.stdout
+    # ... and their fixtures are gait.testing's: without the plugin they are missing
+    without = subprocess.run(
+        [*run_tests, "-p", "no:gait"],
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=template,
         check=False,
     )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert without.returncode != 0
+    assert "fixture 'gait' not found" in without.stdout, without.stdout

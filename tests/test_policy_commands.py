@@ -291,7 +291,9 @@ def test_simulate_a_fixture_moving_to_allow_recommends_observe(gait: RunGait, wo
     (work / "candidate.yaml").write_text(_policy("allow"))
     report = simulate(gait, "candidate.yaml", "baseline.yaml", "intent_read.json")
     assert report["recommendation"] == "observe"
-    (diff,) = report["changed"]  # type: ignore[misc]
+    changed = report["changed"]
+    assert isinstance(changed, list)
+    (diff,) = changed
     assert diff == {
         "fixture_path": "intent_read.json",
         "intent_digest": gait("policy", "test", "policy.yaml", "intent_read.json", "--json").json[

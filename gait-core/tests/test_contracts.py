@@ -52,10 +52,11 @@ def test_runpack_records_round_trip_and_manifest_digest(name: str, expected: str
         for member, cls in [("run.json", RunRecord), ("refs.json", RefsRecord)]:
             data = archive.read(member)
             assert canonical_json(to_wire(from_wire(json.loads(data), cls))) == data
-        for member, record_cls in [
+        records: list[tuple[str, type[Any]]] = [
             ("intents.jsonl", IntentRecord),
             ("results.jsonl", ResultRecord),
-        ]:
+        ]
+        for member, record_cls in records:
             for line in archive.read(member).splitlines():
                 record: Any = from_wire(json.loads(line), record_cls)
                 assert canonical_json(to_wire(record)) == line

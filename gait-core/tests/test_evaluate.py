@@ -15,7 +15,6 @@ from gait.evaluate import (
     evaluate,
     most_restrictive,
     stricter,
-    trace_id_for,
 )
 from gait.intent import IntentError
 from gait.policy import (
@@ -25,6 +24,7 @@ from gait.policy import (
     load_policy,
     policy_from_document,
 )
+from gait.trace import trace_id_for
 
 CTX_LOW = {"identity": "alice", "workspace": "/repo/gait", "risk_class": "low"}
 CTX_HIGH = {"identity": "alice", "workspace": "/repo/gait", "risk_class": "high"}

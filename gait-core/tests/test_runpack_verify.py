@@ -145,7 +145,7 @@ def test_a_changed_signature_fails(tmp_path: Path) -> None:
     result = verify_runpack(path, public_key=reference_key(), require_signature=False)
     assert (result.ok, result.signature_status) == (False, "failed")
     assert result.signature_errors == ("signature verification failed",)
-    assert result.missing_files == result.hash_mismatches == ()
+    assert result.missing_files == () and result.hash_mismatches == ()
 
 
 def test_missing_and_mismatched_members_are_reported_sorted(tmp_path: Path) -> None:

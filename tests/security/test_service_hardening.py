@@ -289,7 +289,7 @@ def test_a_unix_socket_gets_its_mode_without_a_chmod(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[object] = []
-    monkeypatch.setattr(serve_server.os, "chmod", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(os, "chmod", lambda *a, **k: calls.append(a))
     mask = os.umask(0o022)
     try:
         for mode in (0o600, 0o660, 0o666):

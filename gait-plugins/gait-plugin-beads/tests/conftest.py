@@ -13,10 +13,9 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.conftest import REPO, RunGait, gait
+from gait.testing import RunGait
 
-__all__ = ["gait"]  # the root fixture (runs the installed gait), for the tests here
-
+REPO = Path(__file__).resolve().parents[3]  # the repository (examples, docs, shared data)
 HERE = Path(__file__).resolve().parent
 QUICKSTART = REPO / "examples" / "quickstart"
 

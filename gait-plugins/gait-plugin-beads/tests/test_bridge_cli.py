@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunGait
+from gait.testing import RunGait
 
 from .conftest import FakeBd, Work, bridge
 

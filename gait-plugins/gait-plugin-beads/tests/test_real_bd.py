@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunGait
+from gait.testing import RunGait
 
 from .conftest import Work, bridge
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Run, RunGait, gait
+from gait.testing import Run, RunGait
 
-__all__ = ["gait"]  # the root fixture (runs the installed gait), for the tests here
-
+REPO = Path(__file__).resolve().parents[3]  # the repository (examples, docs, shared data)
 HOOK = Path(sys.executable).parent / "gait-gastown-hook"  # what `gait gastown install` writes
 
 IDENTITY_VARIABLES = (

@@ -53,7 +53,7 @@ class FakeAnthropic:
             },
         }
         if _has_tool_result(body):
-            block = {"type": "text", "text": ""}
+            block: dict[str, Any] = {"type": "text", "text": ""}
             delta = {"type": "text_delta", "text": "done"}
             stop_reason = "end_turn"
         else:

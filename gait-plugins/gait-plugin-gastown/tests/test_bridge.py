@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
-from .conftest import POLECAT, HookRunner, claude_event
+from .conftest import POLECAT, REPO, HookRunner, claude_event
 
 FAKE_BD = REPO / "gait-plugins" / "gait-plugin-beads" / "tests" / "fake_bd.py"
 

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.conftest import RunGait
+from gait.testing import RunGait
 from tests.npm_peers import npm_peer, peer_bin
 
 from .conftest import POLECAT, base_env, gt_settings

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
-from .conftest import HookRunner, base_env, claude_event
+from .conftest import REPO, HookRunner, base_env, claude_event
 
 EXAMPLE = REPO / "examples" / "integrations" / "gastown"
 

@@ -14,7 +14,7 @@ import pytest
 from gait_plugin_gastown.hook import MAX_INPUT_BYTES
 
 from gait.limits import MAX_INTENT_BYTES
-from tests.conftest import GAIT, RunGait
+from gait.testing import GAIT, RunGait
 
 from .conftest import HOOK, POLECAT, HookRunner, base_env, claude_event
 

@@ -13,7 +13,7 @@ import pytest
 from gait_plugin_gastown.install import is_gate_hook
 
 from gait.regress.gojson import marshal_indent as go_marshal_indent
-from tests.conftest import Run, RunGait
+from gait.testing import Run, RunGait
 
 from .conftest import claude_event, gt_settings
 

@@ -15,8 +15,8 @@ from gait_plugin_gastown.adapter import decode_checked
 
 from gait import Gate
 from gait.mcp.toolcall import call_intent, decode_claude_code
+from gait.testing import RunGait
 from gait.trace import trace_id_for
-from tests.conftest import RunGait
 
 from .conftest import POLECAT, HookRunner, claude_event, proxy
 

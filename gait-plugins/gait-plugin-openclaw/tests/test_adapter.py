@@ -13,7 +13,7 @@ from gait_plugin_openclaw.adapter import decode_openclaw, gait_tool_name
 
 from gait.mcp.toolcall import ToolCallError, call_intent, decode_mcp
 from gait.plugins import PluginHost
-from tests.conftest import RunGait
+from gait.testing import RunGait
 
 from .conftest import write_policy
 

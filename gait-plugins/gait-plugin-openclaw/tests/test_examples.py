@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, RunGait
+from gait.testing import RunGait
+
+from .conftest import REPO
 
 EXAMPLE = REPO / "examples" / "integrations" / "openclaw"
 GUIDE = REPO / "docs" / "integrations" / "openclaw.md"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from gait.mcp import serviceauth
-from tests.conftest import RunGait
+from gait.testing import RunGait
 from tests.mcp_server import Server, free_port
 
 from .conftest import HookRun, drive_hook, install, node_env, write_policy

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from gait_plugin_openclaw.package import PACKAGE_DIR
 
-from tests.conftest import Run, RunGait
+from gait.testing import Run, RunGait
 
 from .conftest import install, write_policy
 

@@ -23,7 +23,8 @@ from gait_plugin_openclaw.package import (
 )
 
 from gait.errors import VerificationError
-from tests.conftest import REPO
+
+from .conftest import REPO
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 

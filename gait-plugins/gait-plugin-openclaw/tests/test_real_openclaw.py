@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.conftest import GAIT
+from gait.testing import GAIT
 from tests.mcp_server import Server, free_port
 
 from .conftest import GAIT_BIN_DIR, write_policy

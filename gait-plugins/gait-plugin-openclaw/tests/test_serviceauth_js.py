@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from gait_plugin_openclaw.package import PACKAGE_DIR
 
@@ -32,7 +33,7 @@ process.stdout.write(JSON.stringify(out));
 
 
 def test_the_js_exchange_is_serviceauths(node_bin: Path) -> None:
-    vectors = []
+    vectors: list[dict[str, Any]] = []
     for index, key in enumerate(
         [b"0123456789abcdef", b"k" * 64, b"longer than a block " * 5, "clé-ünïcode-token".encode()]
     ):

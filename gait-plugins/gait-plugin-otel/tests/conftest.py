@@ -13,11 +13,11 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.conftest import REPO, SHARED, Run, RunGait, gait
+from gait.testing import Run, RunGait
 from tests.otlp_receiver import Receiver, closed_port
 
-__all__ = ["gait"]  # the root fixture (runs the installed gait), for the tests here
-
+REPO = Path(__file__).resolve().parents[3]  # the repository (examples, docs, shared data)
+SHARED = REPO.parent / "shared"  # the conformance data beside the repository
 SECRET = "private-argument-value-never-exported"
 SERVE_BODY = json.loads((SHARED / "reference_fixtures/derived/serve_body_mcp.json").read_text())
 WRITE_CALL = {

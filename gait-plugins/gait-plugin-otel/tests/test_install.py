@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
-
-from .conftest import Work, down_endpoint
+from .conftest import REPO, Work, down_endpoint
 
 UV = REPO / ".tools" / "bin" / "uv"
 REPORT = """

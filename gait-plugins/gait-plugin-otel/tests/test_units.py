@@ -14,8 +14,9 @@ from gait_plugin_otel.exporter import OtelExporter
 
 from gait.exports import DecisionEvent
 from gait.timefmt import GoTime
-from tests.conftest import REPO
 from tests.otlp_receiver import Receiver
+
+from .conftest import REPO
 
 EVENT = DecisionEvent(
     source="mcp.serve",
