@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -31,7 +33,9 @@ fx = _fixtures()
 
 
 @pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+def site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("GAIT_PLUGINS", raising=False)
     # Only the test's own plugins: the workspace's plugin packages are installed in the venv.
@@ -169,7 +173,8 @@ def test_evaluators_answer_and_failures_block(site: Path) -> None:
     add(site, "gait-plugin-good", fx.GOOD)
     add(site, "gait-plugin-crash", fx.RAISING_EVALUATOR)
     host = load_plugins()
-    answers = dict(host.evaluate(_Intent(), "d" * 64))
+    forbidden: Any = _Intent()  # a stand-in: evaluators read only tool_name
+    answers = dict(host.evaluate(forbidden, "d" * 64))
     assert answers["gait-plugin-good:good"] == EvaluatorVerdict(
         verdict="block", reason_codes=("forbidden_tool",)
     )
