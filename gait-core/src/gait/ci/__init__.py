@@ -15,19 +15,17 @@ in a `gait_register` hook, whose factory returns a `CIProvider` (see `gait.ci.pr
 
 from __future__ import annotations
 
-from gait.ci.contract import (
+from gait.ci.artifacts import (
     ARTIFACT_DIR,
     ARTIFACT_FILES,
-    DEMO_FIXTURE,
     JUNIT_FILE,
     RESULT_FILE,
     SUMMARY_JSON_FILE,
     SUMMARY_MARKDOWN_FILE,
     ContractOptions,
-    ContractOutcome,
     contract_command,
-    run_contract,
 )
+from gait.ci.contract import DEMO_FIXTURE, ContractOutcome, run_contract
 from gait.ci.providers import (
     PROVIDER_BRIDGE_PREFIX,
     CIProvider,

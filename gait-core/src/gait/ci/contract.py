@@ -21,33 +21,20 @@ from typing import Any
 
 import attrs
 
-from gait import __version__
+from gait.ci.artifacts import (
+    ARTIFACT_DIR,
+    ARTIFACT_FILES,
+    JUNIT_FILE,
+    RESULT_FILE,
+    SUMMARY_JSON_FILE,
+    SUMMARY_MARKDOWN_FILE,
+    ContractOptions,
+    artifact_path,
+)
 from gait.errors import ExitCode, GaitError, InvalidInputError
 from gait.regress.config import CONFIG_FILE_NAME, write_file
 
-ARTIFACT_DIR = "gait-out/ci"
-RESULT_FILE = "regress_result.json"
-JUNIT_FILE = "junit.xml"
-SUMMARY_MARKDOWN_FILE = "summary.md"
-SUMMARY_JSON_FILE = "summary.json"
-ARTIFACT_FILES = (RESULT_FILE, JUNIT_FILE, SUMMARY_MARKDOWN_FILE, SUMMARY_JSON_FILE)
 DEMO_FIXTURE = "demo"
-
-
-def artifact_path(name: str) -> str:
-    """An artifact's path relative to the work directory, with `/` separators."""
-    return f"{ARTIFACT_DIR}/{name}"
-
-
-@attrs.frozen(kw_only=True)
-class ContractOptions:
-    """`config` is the suite file; `fixture` is what to create the fixture from when the config
-    does not exist (empty: never create one); `producer_version` goes into the artifacts and
-    into the demo run, so the CLI passes its own version."""
-
-    config: str = CONFIG_FILE_NAME
-    fixture: str = ""
-    producer_version: str = __version__
 
 
 @attrs.frozen(kw_only=True)
@@ -66,16 +53,6 @@ class ContractOutcome:
     @property
     def passed(self) -> bool:
         return self.exit_code == ExitCode.OK
-
-
-def contract_command(config: str = CONFIG_FILE_NAME, fixture: str = "") -> str:
-    """The command line that repeats a contract run (shown as `next_command`)."""
-    parts = ["gait", "ci", "regress"]
-    if config != CONFIG_FILE_NAME:
-        parts += ["--config", config]
-    if fixture:
-        parts += ["--fixture", fixture]
-    return " ".join(parts)
 
 
 def _clear_stale_artifacts(directory: Path) -> None:

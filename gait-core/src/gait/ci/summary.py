@@ -14,7 +14,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from gait.ci.contract import (
+from gait.ci.artifacts import (
     ARTIFACT_FILES,
     JUNIT_FILE,
     RESULT_FILE,
