@@ -21,13 +21,8 @@ from gait.regress.config import (
 from gait.regress.graders import GraderResult
 from gait.regress.init import InitResult, init_fixture, resolve_source
 from gait.regress.junit import junit_xml
-from gait.regress.run import (
-    RegressResult,
-    RegressRun,
-    RunOptions,
-    regress_result_json,
-    run_regress,
-)
+from gait.regress.result import RegressResult, regress_result_json
+from gait.regress.run import RegressRun, RunOptions, run_regress
 
 __all__ = [
     "FixtureMeta",

@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gait.regress.run import RegressResult
+    from gait.regress.result import RegressResult
 
 XML_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
 FAILURE_TYPE = "regress_failure"

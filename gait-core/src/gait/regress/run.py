@@ -15,7 +15,6 @@ from typing import Any
 import attrs
 
 from gait import __version__
-from gait.contracts import to_wire
 from gait.errors import GaitError, InvalidInputError
 from gait.gostrings import go_trim_space
 from gait.regress import gopath
@@ -27,7 +26,6 @@ from gait.regress.config import (
     read_fixture_meta,
     write_file,
 )
-from gait.regress.gojson import marshal_indent
 from gait.regress.graders import (
     FAIL,
     PASS,
@@ -42,33 +40,29 @@ from gait.regress.graders import (
     unique_sorted,
 )
 from gait.regress.junit import junit_xml
+from gait.regress.result import RegressResult, regress_result_json
 from gait.runpack import read_runpack
 from gait.timefmt import ZERO_TIME_TEXT, GoTime
 
+# RegressResult and regress_result_json live in gait.regress.result; still importable from here.
+__all__ = [
+    "DEFAULT_OUTPUT",
+    "Progress",
+    "RegressResult",
+    "RegressRun",
+    "RunOptions",
+    "load_fixtures",
+    "regress_result_json",
+    "rerun_command",
+    "run_regress",
+]
+
 DEFAULT_OUTPUT = "regress_result.json"
-RESULT_SCHEMA_ID = "gait.regress.result"
 _EPOCH = GoTime.parse("1980-01-01T00:00:00Z")
 _GO_ZERO_TIME = GoTime.parse(ZERO_TIME_TEXT)
 
 Progress = Callable[[int, int, str], None]
 """Called before each fixture is graded: (position from 1, fixture count, fixture name)."""
-
-
-@attrs.frozen(kw_only=True)
-class RegressResult:
-    """`regress_result.json` (`gait.regress.result` 1.0.0)."""
-
-    schema_id: str = RESULT_SCHEMA_ID
-    schema_version: str = "1.0.0"
-    created_at: GoTime
-    producer_version: str
-    fixture_set: str
-    status: str
-    graders: tuple[GraderResult, ...] = ()
-
-    @property
-    def failed_graders(self) -> tuple[GraderResult, ...]:
-        return tuple(grader for grader in self.graders if grader.failed)
 
 
 @attrs.frozen(kw_only=True)
@@ -135,11 +129,6 @@ def rerun_command(config_path: str) -> str:
     if config in ("", CONFIG_FILE_NAME):
         return "gait regress run --json"
     return f"gait regress run --config {config} --json"
-
-
-def regress_result_json(result: RegressResult) -> bytes:
-    """The file bytes: Go's indented JSON, struct field order, detail keys sorted."""
-    return marshal_indent(to_wire(result))
 
 
 def _wrap(prefix: str, exc: GaitError) -> GaitError:
