@@ -21,10 +21,11 @@ sandbox) live in `gait.intent_sections`, imported only for an intent that has on
 budget); their types stay importable from here.
 
 The layers: `gait.intent_text` (errors, shared string helpers), `gait.intent_url` (Go URL
-host parsing), `gait.intent_model` (value types, JCS, digests), `gait.intent_decode` (JSON and
-Go struct decoding), `gait.intent_values` (targets, provenance, args, credentials),
-`gait.intent_normalize` (context, relationship, the request) and `gait.intent_sections`. This
-module re-exports their public names.
+host parsing), `gait.intent_targets` (the target and provenance types), `gait.intent_model`
+(the intent's value types, JCS, digests), `gait.intent_decode` (JSON and Go struct decoding),
+`gait.intent_values` (targets, provenance, args, credentials), `gait.intent_normalize`
+(context, relationship, the request) and `gait.intent_sections`. This module re-exports their
+public names.
 
 String handling follows Go, not Python: `go_trim_space` is `strings.TrimSpace` (Unicode
 `White_Space` minus the characters `str.strip` also removes) and `go_lower` is `strings.ToLower`
@@ -37,8 +38,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from gait.gostrings import go_lower, go_trim_space
 from gait.intent_decode import decode_json_prefix, parse_intent_json
-from gait.intent_model import ArgProvenance, Context, NormalizedIntent, Target
+from gait.intent_model import Context, NormalizedIntent
 from gait.intent_normalize import normalize_intent, prepare_for_evaluation, raw_risk_class
+from gait.intent_targets import ArgProvenance, Target
 from gait.intent_text import (
     INTENT_SCHEMA_ID,
     INTENT_SCHEMA_VERSION,

@@ -15,7 +15,7 @@ from typing import Any, Final
 import attrs
 
 from gait.gostrings import go_lower, go_trim_lower, go_trim_space
-from gait.intent_model import ArgProvenance, Target
+from gait.intent_targets import ArgProvenance, Target
 from gait.intent_text import (
     IntentError,
     enum_value,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from gait.gostrings import go_lower, go_trim_lower, go_trim_space
-from gait.intent_model import ArgProvenance, Target, provenance_sort_key, target_sort_key
+from gait.intent_targets import ArgProvenance, Target, provenance_sort_key, target_sort_key
 from gait.intent_text import (
     MAX_SAFE_INT,
     IntentError,
