@@ -3,8 +3,8 @@
 A match field declaration (`gait.policy_model.match_field`) names the fact it tests; the compiled
 policy keeps (fact index, allowed values) set tests, and evaluation computes each fact lazily,
 once per intent, with `FACT_BUILDERS[index](subject)`. A subject has `tool_name`, `context`,
-`targets`, `provenance` and `skill` (see `gait.evaluate`). A new match field over an existing
-fact needs no change here; a new fact is one index, one builder and its rank in
+`targets`, `provenance` and `skill` (`gait.evaluate_rules.Subject`). A new match field over an
+existing fact needs no change here; a new fact is one index, one builder and its rank in
 `INDEX_DIMENSIONS`, all here.
 """
 
