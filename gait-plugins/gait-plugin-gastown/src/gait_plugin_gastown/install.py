@@ -1,28 +1,11 @@
 """`gait gastown install` and `uninstall`: the gate's entry in Gas Town's hook overrides.
 
-Gas Town generates every worker's Claude Code settings from `hooks-base.json` and
-`hooks-overrides/<target>.json` in its config directory (`gt hooks sync`). Its source
-(internal/hooks/config.go, `gtPrimaryDir`) puts that directory at `$GT_HOME/.gt` when `GT_HOME`
-names the town, else at `~/.gt`; `--town DIR` stands for `GT_HOME=DIR`.
-
-An override file is the hooks object keyed by event name; each event holds entries
-`{matcher, hooks: [{type, command}]}` with unique matchers (gt keeps no other hook field). The
-install adds one hook to the PreToolUse entry of its matcher (creating the entry when there is
-none) and leaves every other entry, hook and key as it was; the file is written atomically in
-gt's own format (Go's indented JSON), and only when it changes, once every file has been read
-and edited (a file that cannot be leaves all of them as they were). Uninstall removes the gate's
-hooks, then whatever became empty because of that (the entry, the event, the file); a file
-that holds no gate hook (`{}`, an empty PreToolUse list) is left byte for byte as it was found.
-
 The hook the install writes is the `gait-gastown-hook` script by its absolute path (worker
-shells may have another PATH); hooks of earlier installs (`<...>/gait gastown hook ...`) are
-recognised too, so a re-install replaces them and an uninstall removes them.
-
-An override file that is a symbolic link is followed: the link stays, and its target is
-replaced atomically (an uninstall that empties it leaves `{}` there rather than remove a file
-the link names). Only a link and a target both owned by the user running the install are
-followed; any other link (another owner's, a dangling one, a loop) is refused with exit 6,
-since following it could write where that user cannot.
+shells may have another PATH), guarded so that a hook that cannot start still blocks. What
+the install refuses, it refuses before touching any file: an unusable policy, signing options
+or sink, timeout or service URL the hook would refuse on every call. Then it edits the override
+files (`overrides`: gt's layout and the gate's entry; `override_files`: reading and writing one
+file, symbolic links included) and runs `gt hooks sync` when asked.
 """
 
 from __future__ import annotations
@@ -30,41 +13,52 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import stat
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from gait.errors import DependencyMissingError, GaitError, InvalidInputError
-from gait.fsutil import write_atomic
-from gait.regress.gojson import marshal_indent
 from gait_cli.output import Report
 from gait_plugin_gastown.hook import DEFAULT_OUT_DIR, UsageError, timeout_seconds
-
-EVENT = "PreToolUse"
-# gt's HooksConfig field order: a new event key goes where gt would write it
-EVENT_ORDER = (
-    "PreToolUse",
-    "PostToolUse",
-    "SessionStart",
-    "Stop",
-    "PreCompact",
-    "UserPromptSubmit",
-    "WorktreeCreate",
-    "WorktreeRemove",
+from gait_plugin_gastown.override_files import read_override
+from gait_plugin_gastown.overrides import (
+    DEFAULT_TARGETS,
+    HOOK_SCRIPT,
+    FileChange,
+    config_directory,
+    edit_overrides,
+    is_gate_hook,
+    normalize_target,
+    override_path,
+    shadowing_warnings,
+    town_directory,
+    with_gate,
+    without_gate,
 )
-ROLES = ("polecats", "crew", "witness", "refinery", "mayor", "deacon")
-ROLE_ALIASES = {"polecat": "polecats"}
-DEFAULT_TARGETS = ("polecats", "crew")
+
+# is_gate_hook and read_override are defined in overrides and override_files; still importable
+# from here.
+__all__ = [
+    "DEFAULT_MATCHER",
+    "GUARD",
+    "HookSpec",
+    "check_policy",
+    "check_signing",
+    "check_sinks",
+    "hook_executable",
+    "is_gate_hook",
+    "read_override",
+    "run_install",
+    "run_sync",
+    "run_uninstall",
+    "sync_command",
+]
+
 DEFAULT_MATCHER = ""  # every tool: the policy decides, reads included
-OVERRIDE_MODE = 0o644  # as gt writes them
 SYNC_TIMEOUT_S = 120
-HOOK_SCRIPT = "gait-gastown-hook"
-LEGACY_ARGV = ["gastown", "hook"]  # an earlier install's hook: `<...>/gait gastown hook ...`
 GUARD = "|| exit 2"  # a hook that cannot start (exit 127) or crashes (1) must still block
 
 
@@ -105,288 +99,6 @@ class HookSpec:
         if self.approval:
             argv += ["--approval", self.approval]
         return " ".join(shlex.quote(arg) for arg in argv) + " " + GUARD
-
-
-@attrs.frozen(kw_only=True)
-class FileChange:
-    target: str
-    path: Path
-    action: str  # added, updated, removed, unchanged
-
-    def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "path": str(self.path), "action": self.action}
-
-
-# ---- where gt keeps things ------------------------------------------------------------------
-
-
-def town_directory(town: str, environ: dict[str, str]) -> Path | None:
-    """The town whose config is edited: `--town`, else `$GT_HOME`; None means gt's default
-    config directory `~/.gt`."""
-    chosen = town.strip() or environ.get("GT_HOME", "").strip()
-    return Path(chosen).expanduser().absolute() if chosen else None
-
-
-def config_directory(town: Path | None) -> Path:
-    return town / ".gt" if town is not None else Path.home() / ".gt"
-
-
-def normalize_target(raw: str) -> str:
-    """gt's NormalizeTarget: a role, or `<rig>/<role>` (`<rig>__<role>` as in the file name)."""
-    target = raw.strip().replace("__", "/")
-    rig, _, role = target.rpartition("/")
-    role = ROLE_ALIASES.get(role, role)
-    if "/" in target:
-        check_rig_name(rig, raw)
-    if role not in ROLES or (target.count("/") > 1) or ("/" in target and not rig):
-        raise InvalidInputError(
-            f"unsupported --target {raw!r} (expected one of {', '.join(ROLES)}, or "
-            "<rig>__<role> such as myrig__polecats)"
-        )
-    return f"{rig}/{role}" if rig else role
-
-
-def check_rig_name(rig: str, raw: str) -> None:
-    """Refuse a rig name that could name another file or read as an option: the name becomes
-    part of the override's file name and of the arguments of the commands gt runs."""
-    bad = (
-        not rig
-        or rig.startswith(("-", "."))
-        or ".." in rig
-        or any(c in rig for c in "/\\")
-        or any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in rig)
-    )
-    if bad:
-        raise InvalidInputError(
-            f"unsupported rig name {rig!r} in --target {raw!r} (not empty, no '..', '/' or "
-            "'\\', no leading '-' or '.', no spaces or control characters)"
-        )
-
-
-def override_path(config_dir: Path, target: str) -> Path:
-    return config_dir / "hooks-overrides" / (target.replace("/", "__") + ".json")
-
-
-# ---- gt's file format (written as gt does: `marshal_indent`, Go's json.MarshalIndent) -------
-
-
-def _read_bytes(path: Path) -> bytes | None:
-    """The file's bytes; None when there is no file. A FIFO, socket, device or folder is
-    refused at once (exit 6), never waited on."""
-    from gait.fsutil import FileReadError, NotRegularFileError, read_regular_file
-    from gait.limits import MAX_RECORD_BYTES
-
-    try:
-        return read_regular_file(path, MAX_RECORD_BYTES, what="hooks override")
-    except NotRegularFileError:
-        raise
-    except FileReadError as exc:
-        if isinstance(exc.__cause__, FileNotFoundError):
-            return None
-        raise GaitError(f"read {path}: {exc.reason}") from None
-
-
-def read_override(path: Path) -> dict[str, Any]:
-    data = _read_bytes(path)
-    return {} if data is None else _parse_override(path, data)
-
-
-def _parse_override(path: Path, data: bytes) -> dict[str, Any]:
-    from gait.strictjson import JSONReadError, loads
-
-    try:  # one reading: rewriting a file with two copies of a key would silently drop one
-        config = loads(data)
-    except JSONReadError as exc:
-        raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise InvalidInputError(f"{path} must hold a JSON object (gt's hooks config)")
-    return config
-
-
-def _entries(config: dict[str, Any], path: Path) -> list[dict[str, Any]]:
-    entries = config.get(EVENT) or []
-    if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("hooks", []), list) for e in entries
-    ):
-        raise InvalidInputError(f"{path}: {EVENT} must be a list of {{matcher, hooks}} entries")
-    return entries
-
-
-def is_gate_hook(hook: Any) -> bool:
-    """Whether a hook is one this command installs: `<...>/gait-gastown-hook ...`, or an
-    earlier install's `<...>/gait gastown hook ...`."""
-    if not isinstance(hook, dict) or not isinstance(hook.get("command"), str):
-        return False
-    try:
-        argv = shlex.split(hook["command"])
-    except ValueError:
-        return False
-    program = os.path.basename(argv[0]) if argv else ""
-    return program == HOOK_SCRIPT or (program == "gait" and argv[1:3] == LEGACY_ARGV)
-
-
-def with_gate(config: dict[str, Any], path: Path, matcher: str, command: str) -> dict[str, Any]:
-    """The config with the gate's hook in the entry of `matcher`. A gate hook already there is
-    replaced in place, and one under another matcher removed, so a re-install with other flags
-    updates the file instead of adding a second gate."""
-    entries = _entries(config, path)
-    hook = {"type": "command", "command": command}
-    new_entries = []
-    placed = False
-    for entry in entries:
-        if entry.get("matcher", "") != matcher:
-            stripped = _strip_gate(entry)
-            if stripped is not None:
-                new_entries.append(stripped)
-            continue
-        hooks = entry.get("hooks") or []
-        if not hooks:
-            raise InvalidInputError(
-                f"{path}: the {EVENT} matcher {matcher!r} has an empty hooks list, which turns "
-                "that matcher off in gt; remove it or install with another --matcher"
-            )
-        kept = [h for h in hooks if not is_gate_hook(h)]
-        at = next((i for i, h in enumerate(hooks) if is_gate_hook(h)), len(kept))
-        new_entries.append({**entry, "hooks": [*kept[:at], hook, *kept[at:]]})
-        placed = True
-    if not placed:
-        new_entries.append({"matcher": matcher, "hooks": [hook]})
-    return _with_event(config, new_entries)
-
-
-def without_gate(config: dict[str, Any], path: Path) -> dict[str, Any]:
-    entries = _entries(config, path)
-    if not any(is_gate_hook(h) for entry in entries for h in entry.get("hooks") or []):
-        return config  # nothing of ours: not even an empty PreToolUse list is tidied away
-    return _with_event(config, [e for e in map(_strip_gate, entries) if e is not None])
-
-
-def _strip_gate(entry: dict[str, Any]) -> dict[str, Any] | None:
-    """The entry without gate hooks; None when only gate hooks made it up."""
-    hooks = entry.get("hooks") or []
-    kept = [h for h in hooks if not is_gate_hook(h)]
-    if len(kept) == len(hooks):
-        return entry
-    return {**entry, "hooks": kept} if kept else None
-
-
-def _with_event(config: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
-    if not entries:
-        return {key: value for key, value in config.items() if key != EVENT}
-    if EVENT in config:
-        return {key: entries if key == EVENT else value for key, value in config.items()}
-    return {EVENT: entries, **config}  # gt writes PreToolUse first
-
-
-def edit_overrides(
-    paths: list[tuple[str, Path]], edit: Callable[[dict[str, Any], Path], dict[str, Any]]
-) -> list[FileChange]:
-    """Apply `edit(config, path)` to each (target, file), reading each file once. Every file is
-    read and edited before the first is written, so one that cannot be read or edited leaves
-    all of them as they were. An edit that changes nothing leaves the file as it was found."""
-    edited = []
-    for target, path in paths:
-        destination = link_destination(path)
-        before = _read_bytes(destination or path)
-        found = {} if before is None else _parse_override(path, before)
-        config = edit(found, path)
-        edited.append((target, path, destination, before, config if config != found else None))
-    return [
-        FileChange(
-            target=target,
-            path=path,
-            action="unchanged"
-            if config is None
-            else write_override(destination or path, before, config, linked=bool(destination)),
-        )
-        for target, path, destination, before, config in edited
-    ]
-
-
-MAX_LINK_HOPS = 8
-
-
-def link_destination(path: Path) -> Path | None:
-    """The file a symbolic link at `path` names, when it may be written through; None when
-    `path` is no link. The chain is followed one link at a time (at most MAX_LINK_HOPS), and
-    every link in it and the file it ends at must belong to the user running the install: a
-    link of another user anywhere in the chain (one in a shared sticky folder, say) could send
-    the write to a file of their choosing. A dangling link or a loop is refused too."""
-    try:
-        link = path.lstat()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise GaitError(f"read {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISLNK(link.st_mode):
-        return None
-    uid = os.geteuid()
-    hop, info = path, link
-    for _ in range(MAX_LINK_HOPS):
-        if info.st_uid != uid:
-            raise InvalidInputError(
-                f"{path} is a symbolic link whose chain passes {hop}, a link that is not yours "
-                f"(uid {info.st_uid}); refusing to write through it"
-            )
-        try:
-            hop = hop.parent / os.readlink(hop)
-            _check_folders(path, hop, uid)
-            info = hop.lstat()
-        except OSError as exc:
-            raise InvalidInputError(
-                f"{path} is a symbolic link to {hop}, which cannot be read "
-                f"({exc.strerror or exc}); make it a file or point it at one"
-            ) from None
-        if stat.S_ISLNK(info.st_mode):
-            continue
-        if info.st_uid != uid:
-            raise InvalidInputError(
-                f"{path} is a symbolic link to {hop}, a file that is not yours "
-                f"(uid {info.st_uid}); refusing to write through it"
-            )
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidInputError(
-                f"{path} is a symbolic link to {hop}, which is not a regular file; make it a "
-                "file or point it at one"
-            )
-        return Path(os.path.realpath(hop))
-    raise InvalidInputError(
-        f"{path} is a symbolic link that still names a link after {MAX_LINK_HOPS} links (a loop?); "
-        "point it at a file"
-    )
-
-
-def _check_folders(path: Path, hop: Path, uid: int) -> None:
-    """Refuse a link target reached through a folder link of another user (anyone but `uid`
-    or root): that user could point it at any folder."""
-    parts = hop.parent.parts
-    for index in range(1, len(parts) + 1):
-        folder = Path(*parts[:index])
-        info = folder.lstat()
-        if stat.S_ISLNK(info.st_mode) and info.st_uid not in (uid, 0):
-            raise InvalidInputError(
-                f"{path} is a symbolic link to {hop}, reached through {folder}, a link that is "
-                f"not yours (uid {info.st_uid}); refusing to write through it"
-            )
-
-
-def write_override(
-    path: Path, before: bytes | None, config: dict[str, Any], *, linked: bool = False
-) -> str:
-    """Write `config` over the file read as `before` (None: there was none), or remove the file
-    when the config is empty (a link's target gets `{}` instead: the link still names it); the
-    action taken."""
-    if not config and not linked:
-        if before is None:
-            return "unchanged"
-        path.unlink()
-        return "removed"
-    data = marshal_indent(config)
-    if data == before:
-        return "unchanged"
-    mode = OVERRIDE_MODE if before is None else path.stat().st_mode & 0o777
-    write_atomic(path, data, mode)
-    return "added" if before is None else "updated"
 
 
 # ---- gt hooks sync --------------------------------------------------------------------------
@@ -472,48 +184,6 @@ def check_sinks(names: tuple[str, ...]) -> None:
     from gait_plugin_gastown.local import plugin_host, sinks_for
 
     sinks_for(plugin_host(), list(names))
-
-
-def shadowing_warnings(config_dir: Path, targets: list[str], matcher: str) -> list[str]:
-    """Entries that would replace the gate's for some workers: gt merges base, then role, then
-    rig+role, and an entry with the same matcher replaces the one before it."""
-    warnings = []
-    base_has_matcher = _has_other_entry(config_dir / "hooks-base.json", matcher)
-    for target in targets:
-        if base_has_matcher:
-            warnings.append(
-                f"hooks-base.json has a {EVENT} entry for matcher {matcher!r}: for "
-                f"{target} the gate's entry replaces it (gt merges by matcher)"
-            )
-        if "/" in target:
-            continue
-        try:
-            rig_overrides = sorted((config_dir / "hooks-overrides").glob(f"*__{target}.json"))
-        except OSError:
-            continue
-        for path in rig_overrides:
-            if _has_other_entry(path, matcher):
-                warnings.append(
-                    f"hooks-overrides/{path.name} replaces matcher {matcher!r} for its rig: the "
-                    f"gate does not run there; also install --target {path.stem}"
-                )
-    return warnings
-
-
-def _has_other_entry(path: Path, matcher: str) -> bool:
-    """Whether the file holds a PreToolUse entry for `matcher` without the gate (a file that is
-    missing or unreadable holds none)."""
-    if not path.is_file():
-        return False
-    try:
-        entries = _entries(read_override(path), path)
-    except GaitError:
-        return False
-    return any(
-        entry.get("matcher", "") == matcher
-        and not any(is_gate_hook(h) for h in entry.get("hooks") or [])
-        for entry in entries
-    )
 
 
 # ---- the commands ---------------------------------------------------------------------------
