@@ -79,6 +79,11 @@ __all__ = [
 ]
 
 
+# The records below are compared by identity and not printed: without generated `__eq__`,
+# `__hash__` and `__repr__` they cost half as much to define, which every `gait gate eval`
+# and `gait mcp proxy` pays at start-up.
+
+
 class Sink(Protocol):
     """A `--bridge` sink as built by its factory: `submit` returns at once."""
 
@@ -97,7 +102,7 @@ class Settings:
     trust_snapshots: SnapshotSource | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Runtime:
     """What a decision runs with: the gate (policy and plugins), the signing key, the settings,
     and where its record goes (exporters, sinks, extra artifacts such as the Gas Town intent
@@ -113,7 +118,7 @@ class Runtime:
     artifacts: Sequence[Callable[[Result], None]] = ()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Request:
     """One decision to make and where its artifacts go.
 
@@ -142,7 +147,7 @@ class Request:
         return bool(self.adapter)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Evaluated:
     """After `evaluate`: the policy's decision (with plugins and trust), before enforcement."""
 
@@ -158,7 +163,7 @@ class Evaluated:
         return evaluation.rate_limit is not None or evaluation.destructive_budget is not None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Signed:
     """After `enforce` and `sign`: the final outcome and its signed trace."""
 
@@ -169,7 +174,7 @@ class Signed:
     warnings: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Result:
     """After `persist`: the artifacts written and the command's output (the JSON answer of
     `gait gate eval`, `gait mcp proxy` or a service request), which `export` may extend."""
