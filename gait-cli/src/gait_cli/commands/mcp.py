@@ -464,7 +464,8 @@ def _serve(o: ServeOptions) -> Report:
     check_profile(config.profile)
     host = plugin_host(click.get_current_context())
     resolve_decoder(host, config.adapter)
-    sinks = {name for name, bridge in host.bridges().items() if bridge.kind == "sink"}
+    # Only sinks: an adapter's or a CI provider's name is a different kind (gait.registry).
+    sinks = host.sinks()
     for name in config.bridges:
         if name not in sinks:
             known = ", ".join(sorted(sinks)) or "none installed"

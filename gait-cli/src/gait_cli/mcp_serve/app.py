@@ -181,7 +181,7 @@ class ServeApp:
         self.writer = GroupWriter(Path(config.trace_dir or "."))
         # A sink factory takes the key that verifies this service's traces; `submit` must
         # return at once (the sink works in the background), so no verdict waits for it.
-        sinks = self.host.bridges()
+        sinks = self.host.sinks()
         self.sinks = [sinks[name].factory(verify_key=key.public) for name in config.bridges]
         self._runtimes: Runtime | None = None
         # None unless exports were asked for: then a decision costs nothing more.
