@@ -40,11 +40,6 @@ def test_ci_providers_are_listed_by_kind(gait: RunGait) -> None:
     assert provides["gait.ed25519"] == ["signer:ed25519"]
 
 
-# Files another change owns that still import a CLI internal; each entry must still be true
-# (so it is removed with the import).
-PENDING = {"gait-plugin-gastown/src/gait_plugin_gastown/install.py": "gait_cli.output"}
-
-
 def _gait_cli_imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -60,18 +55,8 @@ def test_plugins_import_only_the_declared_cli_api() -> None:
     allowed = set(gait_cli.plugin_api.__all__)
     checked = 0
     for path in sorted(p for root in roots for p in root.rglob("*.py")):
-        relative = (
-            path.relative_to(REPO / "gait-plugins").as_posix()
-            if "gait-plugins" in path.parts
-            else ""
-        )
         for module, names in _gait_cli_imports(path):
             checked += 1
-            if PENDING.get(relative) == module:
-                continue
             assert module == "gait_cli.plugin_api", f"{path}: imports {module}"
             assert set(names) <= allowed, f"{path}: {set(names) - allowed} is not plugin API"
     assert checked >= 5
-    for relative, module in PENDING.items():
-        imported = [m for m, _ in _gait_cli_imports(REPO / "gait-plugins" / relative)]
-        assert module in imported, f"{relative} no longer imports {module}: drop it from PENDING"

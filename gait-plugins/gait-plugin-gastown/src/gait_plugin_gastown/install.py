@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from gait.errors import DependencyMissingError, GaitError, InvalidInputError
-from gait_cli.output import Report
+from gait_cli.plugin_api import Report
 from gait_plugin_gastown.hook import DEFAULT_OUT_DIR, UsageError, timeout_seconds
 from gait_plugin_gastown.override_files import read_override
 from gait_plugin_gastown.overrides import (
