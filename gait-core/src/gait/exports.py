@@ -23,7 +23,6 @@ from gait.timefmt import GoTime
 
 if TYPE_CHECKING:
     from gait.contracts.trace import TraceRecord
-    from gait.plugins import PluginHost
 
 # How long a one-shot command (gate eval, mcp proxy) waits at exit for exporters that deliver in
 # the background; what is still undelivered then is counted as dropped.
@@ -160,7 +159,14 @@ def missing_exporter(name: str, known: Mapping[str, Exporter]) -> DependencyMiss
     )
 
 
-def check_request(host: PluginHost, request: ExportRequest) -> dict[str, Exporter]:
+class ExporterSource(Protocol):
+    """What the export step needs of `gait.plugins.PluginHost`, declared here so that this
+    module, which the plugin host imports, does not import it back."""
+
+    def exporters(self) -> Mapping[str, Exporter]: ...
+
+
+def check_request(host: ExporterSource, request: ExportRequest) -> dict[str, Exporter]:
     """Refuse, before anything is decided, an export that cannot run: exit 7 for an exporter
     that is not installed, 6 for a bad file path. Returns the exporters by name."""
     known = host.exporters()
@@ -169,7 +175,7 @@ def check_request(host: PluginHost, request: ExportRequest) -> dict[str, Exporte
             raise missing_exporter(name, known)
         if "path" in options:
             check_export_path(options["path"])
-    return known
+    return dict(known)
 
 
 class Exports:
@@ -226,7 +232,7 @@ class Exports:
 
 
 def open_exports(
-    host: PluginHost, request: ExportRequest, *, source: str, lifetime: str
+    host: ExporterSource, request: ExportRequest, *, source: str, lifetime: str
 ) -> Exports | None:
     """Build the exporters `request` asks for; None when it asks for none. Raises before
     anything is decided (exit 7 for an exporter that is not installed, 6 for a bad path)."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from gait.keys import SigningKey, VerifyKey
     from gait.mcp.toolcall import Decoder
     from gait.mcp.trust import SnapshotSource
+    from gait.registry import Sink
 
 __all__ = [
     "Evaluated",
@@ -63,7 +64,6 @@ __all__ = [
     "Runtime",
     "Settings",
     "Signed",
-    "Sink",
     "adapt",
     "decide",
     "enforce_stage",
@@ -82,12 +82,6 @@ __all__ = [
 # The records below are compared by identity and not printed: without generated `__eq__`,
 # `__hash__` and `__repr__` they cost half as much to define, which every `gait gate eval`
 # and `gait mcp proxy` pays at start-up.
-
-
-class Sink(Protocol):
-    """A `--bridge` sink as built by its factory: `submit` returns at once."""
-
-    def submit(self, trace_path: str, *, decision: Mapping[str, Any]) -> None: ...
 
 
 @attrs.frozen(kw_only=True)

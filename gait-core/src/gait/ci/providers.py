@@ -23,17 +23,14 @@ whether the current process runs inside that CI system.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import attrs
 
 from gait.ci.contract import DEMO_FIXTURE, ContractOutcome
 from gait.errors import InvalidInputError
 from gait.regress.config import CONFIG_FILE_NAME
-
-if TYPE_CHECKING:
-    from gait.plugins import PluginHost
 
 # How messages name a provider, and the prefix of a deprecated `gait_bridge` sink that is one.
 PROVIDER_BRIDGE_PREFIX = "ci."
@@ -126,7 +123,28 @@ def command_lines(scripts: Iterable[str]) -> list[str]:
     return [line.strip() for script in scripts for line in script.splitlines() if line.strip()]
 
 
-def installed_providers(host: PluginHost) -> tuple[dict[str, CIProvider], list[str]]:
+class _ProviderBackend(Protocol):
+    @property
+    def factory(self) -> Callable[[], object]: ...
+
+
+class _Owners(Protocol):
+    def owned_by_kind(self, kind: str) -> list[tuple[str, str]]: ...
+
+
+class ProviderSource(Protocol):
+    """What `installed_providers` needs of `gait.plugins.PluginHost`, declared here so that
+    this module, which the plugin registry imports, does not import the host back."""
+
+    @property
+    def problems(self) -> Sequence[str]: ...
+
+    def ci_providers(self) -> Mapping[str, _ProviderBackend]: ...
+
+    def registry(self) -> _Owners: ...
+
+
+def installed_providers(host: ProviderSource) -> tuple[dict[str, CIProvider], list[str]]:
     """The CI providers of the loaded plugins by name, and a message for each plugin whose
     registrations failed or whose provider could not be built (one broken plugin never hides
     the others)."""

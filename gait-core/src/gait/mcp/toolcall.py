@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from gait.errors import InvalidInputError
 from gait.gostrings import go_lower, go_trim_space
 from gait.timefmt import GoTime
-
-if TYPE_CHECKING:
-    from gait.plugins import PluginHost
 
 Decoder = Callable[[Any], dict[str, Any]]
 
@@ -368,7 +365,14 @@ def adapter_name(raw: str) -> str:
     return go_lower(go_trim_space(raw)) or DEFAULT_ADAPTER
 
 
-def resolve_decoder(host: PluginHost, name: str) -> Decoder:
+class AdapterSource(Protocol):
+    """What `resolve_decoder` needs of `gait.plugins.PluginHost`, declared here so that this
+    module, which the plugin host imports, does not import it back."""
+
+    def adapter(self, name: str) -> Decoder | None: ...
+
+
+def resolve_decoder(host: AdapterSource, name: str) -> Decoder:
     """The adapter called `name` (built-in or from a plugin), or `unsupported adapter: <name>`.
 
     A plugin's adapter returns a native call; it is checked like an `mcp` payload, so a plugin
